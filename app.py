@@ -1,0 +1,10 @@
+"""Generative Model Playground: `python app.py` (or `python -m playground serve`)."""
+
+import os
+
+from playground.ui import build_demo
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    demo.launch(server_name="0.0.0.0" if os.environ.get("SPACE_ID") else None)

@@ -1,0 +1,190 @@
+"""The device manager: the playground's one piece of shared runtime state.
+
+* picks the device: ``$PLAYGROUND_DEVICE`` if set, else CUDA, then MPS, then CPU;
+* loads each model lazily, once, and caches it (thread-safe; at most
+  ``$PLAYGROUND_MAX_GPU_MODELS`` models stay resident on an accelerator, least recently
+  used first out);
+* runs generation under ``torch.inference_mode`` (``manager.inference()``);
+* hands out seeded ``torch.Generator``s: noise is always drawn on the CPU from the seed,
+  so a seed gives the same latents on every device;
+* reports its state for the UI's System panel;
+* wraps GPU-bound functions with ``spaces.GPU`` on a Hugging Face ZeroGPU Space.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import platform
+import random
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+
+import torch
+
+MAX_SEED = 2**32 - 1
+
+
+def pick_device(preference: str | None = None) -> torch.device:
+    """``preference`` (or ``$PLAYGROUND_DEVICE``) if given, else the best available device."""
+    preference = preference or os.environ.get("PLAYGROUND_DEVICE") or None
+    if preference:
+        try:
+            device = torch.device(preference)
+        except RuntimeError as e:
+            raise ValueError(f"PLAYGROUND_DEVICE={preference!r} is not a torch device: {e}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {preference!r} requested but CUDA is not available")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device {preference!r} requested but MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def on_zero_gpu() -> bool:
+    if not os.environ.get("SPACES_ZERO_GPU"):
+        return False
+    try:
+        import spaces  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def validate_seed(seed: Any) -> int:
+    """A seed is an integer in [0, 2**32 - 1]; None draws a fresh one."""
+    if seed is None:
+        return random.SystemRandom().randint(0, MAX_SEED)
+    if isinstance(seed, bool) or not isinstance(seed, (int, float)) or (isinstance(seed, float) and not seed.is_integer()):
+        raise ValueError(f"seed must be an integer between 0 and {MAX_SEED}, not {seed!r}")
+    seed = int(seed)
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be between 0 and {MAX_SEED}, not {seed}")
+    return seed
+
+
+class DeviceManager:
+    def __init__(self, device: str | torch.device | None = None, max_gpu_models: int | None = None):
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        if max_gpu_models is None:
+            max_gpu_models = int(os.environ.get("PLAYGROUND_MAX_GPU_MODELS", "3"))
+        self.max_gpu_models = max(1, max_gpu_models)
+        self._models: OrderedDict[str, torch.nn.Module] = OrderedDict()
+        self._load_seconds: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self.zero_gpu = on_zero_gpu()
+
+    # -- models -----------------------------------------------------------------------
+    def get(self, key: str, loader: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+        """Return the cached model ``key``, calling ``loader()`` the first time (once, even
+        when many threads ask at the same moment). The model is put in eval mode on the device."""
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]
+            t0 = time.perf_counter()
+            model = loader().to(self.device).eval()
+            with self._lock:
+                self._models[key] = model
+                self._load_seconds[key] = round(time.perf_counter() - t0, 3)
+                self._evict()
+            return model
+
+    def _evict(self) -> None:
+        if self.device.type == "cpu":
+            return
+        while len(self._models) > self.max_gpu_models:
+            key, model = self._models.popitem(last=False)
+            self._load_seconds.pop(key, None)
+            model.to("cpu")
+            del model
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    def unload(self, key: str | None = None) -> None:
+        """Forget one cached model (or all of them)."""
+        with self._lock:
+            keys = [key] if key is not None else list(self._models)
+            for k in keys:
+                self._models.pop(k, None)
+                self._load_seconds.pop(k, None)
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return list(self._models)
+
+    # -- running ----------------------------------------------------------------------
+    @staticmethod
+    def generator(seed: int) -> torch.Generator:
+        """A CPU ``torch.Generator`` seeded with ``seed`` (draw noise with it, then move it)."""
+        return torch.Generator(device="cpu").manual_seed(validate_seed(seed))
+
+    @contextlib.contextmanager
+    def inference(self):
+        with torch.inference_mode():
+            yield
+
+    def gpu(self, fn: Callable | None = None, *, duration: int = 60):
+        """Decorator for device-bound functions: ``spaces.GPU`` on ZeroGPU, else a no-op."""
+
+        def wrap(f):
+            if self.zero_gpu:
+                import spaces
+
+                return spaces.GPU(duration=duration)(f)
+            return f
+
+        return wrap(fn) if fn is not None else wrap
+
+    # -- reporting --------------------------------------------------------------------
+    def status(self) -> dict:
+        with self._lock:
+            models = {
+                key: {
+                    "parameters": sum(p.numel() for p in m.parameters()),
+                    "load_seconds": self._load_seconds.get(key),
+                }
+                for key, m in self._models.items()
+            }
+        info = {
+            "device": str(self.device),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "zero_gpu": self.zero_gpu,
+            "python": platform.python_version(),
+            "loaded_models": models,
+            "max_models_on_accelerator": self.max_gpu_models,
+        }
+        if self.device.type == "cuda":
+            info["gpu"] = torch.cuda.get_device_name(self.device)
+            info["gpu_memory_allocated_mb"] = round(torch.cuda.memory_allocated(self.device) / 2**20, 1)
+            info["gpu_memory_reserved_mb"] = round(torch.cuda.memory_reserved(self.device) / 2**20, 1)
+        elif self.device.type == "mps":
+            info["mps_memory_allocated_mb"] = round(torch.mps.current_allocated_memory() / 2**20, 1)
+        info["process_rss_mb"] = _rss_mb()
+        return info
+
+
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+manager = DeviceManager()

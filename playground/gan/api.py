@@ -1,0 +1,126 @@
+"""The GAN tab's Python API: ``generate`` and ``interpolate``. The UI calls exactly these."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoints import checkpoint_dir, load_pretrained
+from ..device import manager, validate_seed
+from ..images import save_gif, tag, to_pil, to_uint8
+from .models import ARCHITECTURES
+
+ARCHS = ("dcgan", "su2017")
+DEFAULT_ARCH = "dcgan"
+MAX_N = 10_000
+BATCH = 1_000
+OUTPUT_TYPES = ("pil", "np")
+
+
+def checkpoint_name(arch: str) -> str:
+    return f"gan-{arch}"
+
+
+def _check_arch(arch) -> str:
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {list(ARCHS)}, not {arch!r}")
+    return arch
+
+
+def _check_int(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be an integer between {low} and {high}, not {value!r}")
+    value = int(value)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def load_generator(arch: str = DEFAULT_ARCH) -> torch.nn.Module:
+    """The shipped generator for ``arch``, loaded once and cached by the device manager."""
+    arch = _check_arch(arch)
+    gen_cls = ARCHITECTURES[arch][0]
+    return manager.get(f"gan/{arch}", lambda: load_pretrained(gen_cls, checkpoint_name(arch)))
+
+
+def model_dir(arch: str = DEFAULT_ARCH) -> Path:
+    return checkpoint_dir(checkpoint_name(_check_arch(arch)))
+
+
+@manager.gpu
+def _run(net: torch.nn.Module, z: torch.Tensor) -> np.ndarray:
+    out = []
+    with manager.inference():
+        for chunk in z.split(BATCH):
+            out.append(to_uint8(net(chunk.to(manager.device))))
+    return np.concatenate(out)
+
+
+def generate(n: int = 16, seed: int | None = None, arch: str = DEFAULT_ARCH, output_type: str = "pil"):
+    """Draw ``n`` images (1 to 10,000) from the ``arch`` generator.
+
+    The same ``seed`` always gives the same images; ``seed=None`` draws a random seed
+    (each PIL image records its seed and index in a PNG text chunk).
+    Returns a list of 28x28 greyscale PIL images, or with ``output_type="np"`` a uint8
+    array of shape (n, 28, 28).
+    """
+    n = _check_int("n", n, 1, MAX_N)
+    arch = _check_arch(arch)
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+    seed = validate_seed(seed)
+    net = load_generator(arch)
+    z = net.sample_latent(n, manager.generator(seed))
+    images = _run(net, z)
+    if output_type == "np":
+        return images
+    params = [{"model": f"gan/{arch}", "seed": seed, "n": n, "index": i} for i in range(n)]
+    return to_pil(images, params)
+
+
+def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (for Gaussian latents: keeps the norm typical)."""
+    a_n, b_n = a / a.norm(), b / b.norm()
+    omega = torch.arccos((a_n * b_n).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+    if omega.abs() < 1e-4:
+        return (1 - t) * a + t * b
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_ARCH, output_type: str = "pil"):
+    """Walk the latent space from the first latent of ``seed_a`` to that of ``seed_b``.
+
+    ``steps`` (2 to 64) frames, both ends included: frame 0 equals ``generate(1, seed_a)``,
+    the last equals ``generate(1, seed_b)``. Gaussian latents (dcgan) are joined by slerp,
+    uniform ones (su2017) by a straight line, which stays inside the cube.
+    """
+    seed_a, seed_b = validate_seed(seed_a), validate_seed(seed_b)
+    steps = _check_int("steps", steps, 2, 64)
+    arch = _check_arch(arch)
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+    net = load_generator(arch)
+    za = net.sample_latent(1, manager.generator(seed_a))[0]
+    zb = net.sample_latent(1, manager.generator(seed_b))[0]
+    ts = torch.linspace(0, 1, steps)
+    if net.latent_distribution == "normal":
+        z = torch.stack([_slerp(za, zb, t) for t in ts])
+    else:
+        z = torch.stack([(1 - t) * za + t * zb for t in ts])
+    frames = _run(net, z)
+    if output_type == "np":
+        return frames
+    params = [{"model": f"gan/{arch}", "seed_a": seed_a, "seed_b": seed_b, "steps": steps, "t": round(float(t), 4)}
+              for t in ts]
+    return to_pil(frames, params)
+
+
+def interpolation_gif(frames, path, **kwargs) -> Path:
+    """Write interpolation frames (PIL) as a looping GIF carrying their parameters."""
+    comment = frames[0].info.get("parameters", "") if frames else ""
+    save_gif(frames, path, comment=comment, **kwargs)
+    return Path(path)

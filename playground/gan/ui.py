@@ -1,0 +1,96 @@
+"""The GAN tab: widgets wired to ``playground.gan.generate`` / ``interpolate``."""
+
+from __future__ import annotations
+
+import csv
+import random
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from ..device import MAX_SEED
+from ..ui import DEVICE_EVENT, ui_errors
+from . import api
+
+UI_MAX_N = 256
+ARCH_CHOICES = [("dcgan: convolutional, non-saturating + R1 (default)", "dcgan"),
+                ("su2017: the write-up's MLP WGAN-GP", "su2017")]
+
+
+@ui_errors
+def gan_generate(arch: str, seed: float, n: float):
+    """Generate ``n`` images (up to 256 here; 10,000 through the Python API)."""
+    if isinstance(n, (int, float)) and n > UI_MAX_N:
+        raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
+    return api.generate(n=n, seed=seed, arch=arch)
+
+
+@ui_errors
+def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
+    """Frames walking from seed A's latent to seed B's, and the same as a looping GIF."""
+    frames = api.interpolate(seed_a, seed_b, steps=steps, arch=arch)
+    gif = Path(tempfile.mkdtemp(prefix="gan-interp-")) / f"gan-{arch}-{int(seed_a)}-{int(seed_b)}.gif"
+    api.interpolation_gif(frames, gif)
+    return frames, str(gif)
+
+
+def gan_random_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+@ui_errors
+def gan_model_card(arch: str):
+    """The checkpoint's model card (Markdown) and its training-loss curve."""
+    folder = api.model_dir(arch)
+    card = folder / "README.md"
+    text = card.read_text() if card.is_file() else f"No model card found in `{folder}`."
+    if text.startswith("---"):
+        text = text.split("---", 2)[-1]
+    return text, loss_frame(folder / "loss.csv")
+
+
+def loss_frame(path: Path) -> pd.DataFrame:
+    """loss.csv (step, d_loss, g_loss, ...) -> long format for gr.LinePlot."""
+    rows = []
+    if path.is_file():
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                for key in ("d_loss", "g_loss"):
+                    rows.append({"step": int(r["step"]), "loss": float(r[key]), "series": key})
+    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
+def build() -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            arch = gr.Radio(ARCH_CHOICES, value=api.DEFAULT_ARCH, label="Architecture", elem_id="gan-arch")
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="gan-seed", scale=3)
+                dice = gr.Button("🎲", elem_id="gan-random-seed", scale=1, min_width=40)
+            n = gr.Slider(1, UI_MAX_N, value=64, step=1, label="Number of images", elem_id="gan-n")
+            go = gr.Button("Generate", variant="primary", elem_id="gan-generate")
+        with gr.Column(scale=3):
+            gallery = gr.Gallery(label="Samples", columns=8, height="auto", format="png", object_fit="contain",
+                                 buttons=["download", "download_all", "fullscreen"], elem_id="gan-gallery")
+    with gr.Accordion("Latent interpolation", open=True):
+        with gr.Row():
+            seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
+            seed_b = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="Seed B")
+            steps = gr.Slider(2, 64, value=10, step=1, label="Frames")
+            walk = gr.Button("Interpolate", elem_id="gan-interpolate")
+        with gr.Row():
+            strip = gr.Gallery(label="Frames (A → B)", columns=10, rows=1, height="auto", format="png",
+                               object_fit="contain", elem_id="gan-strip", scale=3)
+            gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id="gan-gif",
+                           buttons=["download"], scale=1)
+    with gr.Accordion("Model card", open=False):
+        first_card, first_loss = gan_model_card(api.DEFAULT_ARCH)
+        card = gr.Markdown(first_card, elem_id="gan-card")
+        loss = gr.LinePlot(first_loss, x="step", y="loss", color="series", title="Training loss", height=260)
+
+    go.click(gan_generate, [arch, seed, n], gallery, api_name="gan_generate", **DEVICE_EVENT)
+    walk.click(gan_interpolate, [arch, seed_a, seed_b, steps], [strip, gif], api_name="gan_interpolate", **DEVICE_EVENT)
+    dice.click(gan_random_seed, None, seed, api_name="gan_random_seed")
+    arch.change(gan_model_card, arch, [card, loss], api_name="gan_model_card")
