@@ -38,6 +38,97 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .ui import build_demo
+
+    demo = build_demo()
+    demo.launch(server_name=args.host, server_port=args.port, inbrowser=args.open, share=args.share)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .images import grid, save_png, tag
+
+    if args.model == "gan":
+        from . import gan
+
+        images = gan.generate(n=args.n, seed=args.seed, arch=args.arch, output_type="np")
+    nrow = args.nrow or max(1, int(round(args.n ** 0.5)))
+    picture = tag(grid(images, nrow=nrow), {"model": f"{args.model}/{args.arch}", "seed": args.seed, "n": args.n})
+    save_png(picture, args.out)
+    print(f"wrote {args.n} samples to {args.out}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import json
+    import time
+
+    from . import metrics
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    command = "python -m playground " + shlex.join(sys.argv[1:])
+    if args.model == "classifier":
+        acc = metrics.classifier_accuracy(args.data_dir)
+        print(f"classifier test accuracy: {100 * acc:.2f}%")
+        return 0
+    from . import gan
+    from .gan.card import write_card
+
+    archs = gan.ARCHS if args.arch == "all" else (args.arch,)
+    t0 = time.time()
+    floor = metrics.real_floor(n=min(args.n, 10_000), data_dir=args.data_dir)
+    floor_seconds = time.time() - t0
+    print(_metrics_line("real floor (train vs test)", floor))
+    for arch in archs:
+        t0 = time.time()
+        samples = gan.generate(n=args.n, seed=args.seed, arch=arch, output_type="np")
+        result = metrics.score_images(samples, data_dir=args.data_dir)
+        seconds = time.time() - t0 + floor_seconds
+        print(_metrics_line(f"gan/{arch}", result))
+        if args.write_card:
+            folder = gan.model_dir(arch)
+            record = {"command": command, "seed": args.seed, "samples": result, "real_floor": floor, "seconds": seconds}
+            (folder / "metrics.json").write_text(json.dumps(record, indent=2))
+            print(f"  wrote {write_card(arch, folder)}")
+    return 0
+
+
+def _metrics_line(name: str, m: dict) -> str:
+    return (f"{name:28s} n={m['n']:>6}  FD={m['fd']:8.3f}  KIDx1000={1000 * m['kid']:7.3f}"
+            f"  precision={m['precision']:.3f}  recall={m['recall']:.3f}")
+
+
+def cmd_bench(args) -> int:
+    import statistics
+    import time
+
+    from . import gan
+    from .device import manager
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cases = []
+    for arch in gan.ARCHS:
+        cases.append((f"gan/{arch} generate n=64 (PIL)", lambda a=arch: gan.generate(64, seed=0, arch=a)))
+        cases.append((f"gan/{arch} interpolate 10 frames", lambda a=arch: gan.interpolate(0, 1, steps=10, arch=a)))
+    print(f"device: {manager.device}, torch threads: {__import__('torch').get_num_threads()}, repeats: {args.repeats}")
+    for name, fn in cases:
+        fn()  # warm-up: loads the model, first-call allocations
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        print(f"{name:40s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m playground", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +153,37 @@ def main(argv=None) -> int:
     p.add_argument("--no-progress", action="store_true")
     _add_threads(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("serve", help="launch the Gradio app")
+    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 to share on a LAN)")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--open", action="store_true", help="open the app in the default browser")
+    p.add_argument("--share", action="store_true", help="create a public gradio.live link (needs internet)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("sample", help="write a grid of samples to a PNG")
+    p.add_argument("model", choices=["gan"])
+    p.add_argument("--arch", default="dcgan", choices=["dcgan", "su2017"])
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nrow", type=int, default=None, help="images per row (default: square)")
+    p.add_argument("--out", default="samples.png")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="score samples against the test set (FD, KID, precision, recall)")
+    p.add_argument("model", choices=["gan", "classifier"])
+    p.add_argument("--arch", default="all", choices=["all", "dcgan", "su2017"])
+    p.add_argument("--n", type=int, default=10_000, help="samples per model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--write-card", action="store_true", help="store metrics.json and rewrite the model card")
+    _add_threads(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="warm latency of every tab's endpoints")
+    p.add_argument("--repeats", type=int, default=20)
+    _add_threads(p)
+    p.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
     return args.func(args)

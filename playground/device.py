@@ -107,10 +107,8 @@ class DeviceManager:
         if self.device.type == "cpu":
             return
         while len(self._models) > self.max_gpu_models:
-            key, model = self._models.popitem(last=False)
+            key, _ = self._models.popitem(last=False)  # dropping the last reference frees its memory
             self._load_seconds.pop(key, None)
-            model.to("cpu")
-            del model
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
 

@@ -8,7 +8,7 @@ import uuid
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, PngImagePlugin
 from torchvision.utils import make_grid
 
 
@@ -27,6 +27,15 @@ def tag(image: Image.Image, params: dict) -> Image.Image:
     image.info["parameters"] = json.dumps(params, sort_keys=True)
     image.info["request_id"] = uuid.uuid4().hex
     return image
+
+
+def save_png(image: Image.Image, path) -> None:
+    """Save a PIL image as PNG, keeping its text metadata (``image.info``) as text chunks."""
+    meta = PngImagePlugin.PngInfo()
+    for key, value in image.info.items():
+        if isinstance(key, str) and isinstance(value, str):
+            meta.add_text(key, value)
+    image.save(path, format="PNG", pnginfo=meta)
 
 
 def to_pil(array: np.ndarray, params: list[dict] | None = None) -> list[Image.Image]:

@@ -172,10 +172,11 @@ def train(
     state_path = out / "state.pt"
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=True)
-        if state["config"] != asdict(config):
+        saved = {k: v for k, v in state["config"].items() if k != "steps"}
+        if saved != {k: v for k, v in asdict(config).items() if k != "steps"}:
             raise ValueError(
-                f"{state_path} was written with a different configuration; "
-                "use another --out folder or delete it to start afresh."
+                f"{state_path} was written with a different configuration (only --steps may change "
+                "on resume); use another --out folder or delete it to start afresh."
             )
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
@@ -212,6 +213,13 @@ def train(
         G.train()
 
     log_path = out / "loss.csv"
+    if log_path.exists():  # drop rows logged after the saved state (work lost by an interruption)
+        with open(log_path, newline="") as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1] + [r for r in rows[1:] if int(r[0]) <= step]
+        if len(kept) < len(rows):
+            with open(log_path, "w", newline="") as f:
+                csv.writer(f).writerows(kept)
     new_log = not log_path.exists()
     log_file = open(log_path, "a", newline="")
     log = csv.writer(log_file)

@@ -1,0 +1,134 @@
+import sys
+import threading
+import time
+import types
+
+import pytest
+import torch
+
+from playground import device as device_mod
+from playground.device import DeviceManager, pick_device, validate_seed
+
+
+def test_pick_device_prefers_accelerators_then_cpu(monkeypatch):
+    monkeypatch.delenv("PLAYGROUND_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert pick_device().type == expected
+
+
+def test_env_override_and_bad_values(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "cpu")
+    assert pick_device().type == "cpu"
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "not-a-device")
+    with pytest.raises(ValueError, match="not a torch device"):
+        pick_device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("PLAYGROUND_DEVICE", "cuda")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            pick_device()
+
+
+def test_model_loaded_once_under_concurrency():
+    mgr = DeviceManager(device="cpu")
+    calls = []
+
+    def loader():
+        calls.append(1)
+        time.sleep(0.2)
+        return torch.nn.Linear(2, 2)
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(mgr.get("m", loader))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert all(r is results[0] for r in results)
+    assert not results[0].training  # handed out in eval mode
+    assert mgr.loaded() == ["m"]
+    mgr.unload("m")
+    assert mgr.loaded() == []
+
+
+def test_accelerator_cap_evicts_least_recently_used():
+    mgr = DeviceManager(device=torch.device("meta"), max_gpu_models=2)
+    for key in ("a", "b"):
+        mgr.get(key, lambda: torch.nn.Linear(2, 2))
+    mgr.get("a", lambda: torch.nn.Linear(2, 2))  # a becomes most recent
+    mgr.get("c", lambda: torch.nn.Linear(2, 2))
+    assert mgr.loaded() == ["a", "c"]
+
+
+def test_cpu_has_no_cap():
+    mgr = DeviceManager(device="cpu", max_gpu_models=1)
+    for key in "abc":
+        mgr.get(key, lambda: torch.nn.Linear(2, 2))
+    assert mgr.loaded() == ["a", "b", "c"]
+
+
+def test_seeded_generators_repeat():
+    a = torch.randn(5, generator=DeviceManager.generator(7))
+    b = torch.randn(5, generator=DeviceManager.generator(7))
+    c = torch.randn(5, generator=DeviceManager.generator(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "3", True, [1]])
+def test_bad_seeds(bad):
+    with pytest.raises(ValueError, match="seed"):
+        validate_seed(bad)
+
+
+def test_seed_none_draws_and_floats_accepted():
+    assert 0 <= validate_seed(None) <= device_mod.MAX_SEED
+    assert validate_seed(5.0) == 5
+
+
+def test_inference_mode():
+    mgr = DeviceManager(device="cpu")
+    with mgr.inference():
+        assert torch.is_inference_mode_enabled()
+
+
+def test_status_reports_device_and_models():
+    mgr = DeviceManager(device="cpu")
+    mgr.get("lin", lambda: torch.nn.Linear(3, 4))
+    s = mgr.status()
+    assert s["device"] == "cpu"
+    assert s["loaded_models"]["lin"]["parameters"] == 16
+    assert s["process_rss_mb"] > 0
+
+
+def test_gpu_decorator_noop_off_zero_gpu(monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    mgr = DeviceManager(device="cpu")
+
+    def f():
+        return 1
+
+    assert mgr.gpu(f) is f
+
+
+def test_gpu_decorator_uses_spaces_on_zero_gpu(monkeypatch):
+    wrapped = []
+    fake = types.ModuleType("spaces")
+
+    def GPU(duration=60):
+        def deco(fn):
+            wrapped.append((fn, duration))
+            return fn
+
+        return deco
+
+    fake.GPU = GPU
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    mgr = DeviceManager(device="cpu")
+    assert mgr.zero_gpu
+
+    @mgr.gpu
+    def g():
+        return 2
+
+    assert g() == 2 and wrapped and wrapped[0][1] == 60
