@@ -126,7 +126,36 @@ def cmd_bench(args) -> int:
             fn()
             times.append(time.perf_counter() - t0)
         print(f"{name:40s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
+    if args.http:
+        _bench_http(args.repeats)
     return 0
+
+
+def _bench_http(repeats: int) -> None:
+    """The same calls end to end: launched app, gradio_client, PNGs downloaded."""
+    import statistics
+    import time
+
+    from gradio_client import Client
+
+    from .ui import build_demo
+
+    demo = build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        cases = [("http gan_generate dcgan n=64", ("dcgan", 0, 64), "/gan_generate"),
+                 ("http gan_interpolate dcgan 10", ("dcgan", 0, 1, 10), "/gan_interpolate")]
+        for name, call_args, api_name in cases:
+            client.predict(*call_args, api_name=api_name)
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                client.predict(*call_args, api_name=api_name)
+                times.append(time.perf_counter() - t0)
+            print(f"{name:40s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
+    finally:
+        demo.close()
 
 
 def main(argv=None) -> int:
@@ -182,6 +211,7 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("bench", help="warm latency of every tab's endpoints")
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--http", action="store_true", help="also time the endpoints through a launched app")
     _add_threads(p)
     p.set_defaults(func=cmd_bench)
 

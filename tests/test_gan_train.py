@@ -82,3 +82,14 @@ def test_batch_stream_covers_epoch_and_restores():
     s2 = BatchStream(images, 3, seed=0)
     s2.load_state_dict(state)
     assert torch.equal(s2.next(), nxt)
+
+
+def test_rows_logged_after_the_last_save_are_dropped_on_resume(tmp_path):
+    config = TrainConfig.for_arch("su2017", steps=2, batch_size=16)
+    train(config, tmp_path, progress=False, log_every=1)
+    with open(tmp_path / "loss.csv", "a") as f:  # logged, then killed before the next save
+        f.write("3,0,0,0,0\n4,0,0,0,0\n")
+    train(TrainConfig.for_arch("su2017", steps=4, batch_size=16), tmp_path, progress=False, log_every=1)
+    with open(tmp_path / "loss.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and float(rows[2]["d_loss"]) != 0

@@ -32,6 +32,7 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
+from .card import write_card
 from .models import ARCHITECTURES
 
 
@@ -306,4 +307,5 @@ def export(net, run_dir: Path, export_dir: Path, summary: dict) -> None:
     last = sorted((run_dir / "samples").glob("step_*.png"))
     if last:
         shutil.copy(last[-1], export_dir / "samples.png")
+    write_card(summary["arch"], export_dir)  # replaces the mixin's generic card; `eval gan --write-card` adds metrics
     print(f"exported generator to {export_dir}", file=sys.stderr)

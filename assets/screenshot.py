@@ -1,0 +1,35 @@
+"""Regenerate assets/screenshot.png: launch the app, generate, interpolate, capture.
+
+    python assets/screenshot.py
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from playground.ui import build_demo  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+demo = build_demo()
+_, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+try:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.locator("#gan-generate").click()
+        page.locator("#gan-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
+        page.locator("#gan-interpolate").click()
+        page.locator("#gan-gif img").wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ROOT / "assets" / "screenshot.png"), full_page=False)
+        browser.close()
+finally:
+    demo.close()
+print("wrote assets/screenshot.png")
