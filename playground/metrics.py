@@ -2,7 +2,8 @@
 Fashion-MNIST classifier that the project trains and ships (``checkpoints/fmnist-classifier``).
 
 * Frechet distance (FD) between Gaussian fits of the features (FID's formula);
-* KID: unbiased MMD^2 with the cubic polynomial kernel, averaged over subsets;
+* KID: unbiased MMD^2 with the cubic polynomial kernel, averaged over subsets (features
+  scaled to unit root-mean-square first, the regime the kernel was designed for);
 * k-NN precision and recall (Kynkaenniemi et al. 2019, k = 3);
 * the class histogram of the samples under the classifier (mode coverage at a glance).
 
@@ -189,7 +190,10 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
 
 
 def score_features(fake_feats: np.ndarray, fake_preds: np.ndarray, ref_feats: np.ndarray) -> dict:
-    kid, kid_std = kernel_inception_distance(fake_feats, ref_feats)
+    # KID's cubic kernel assumes features of order 1 (as Inception's pool features are): both
+    # sets are divided by the reference set's root-mean-square feature value before it.
+    scale = float(np.sqrt((ref_feats**2).mean()))
+    kid, kid_std = kernel_inception_distance(fake_feats / scale, ref_feats / scale)
     precision, recall = precision_recall(ref_feats, fake_feats)
     hist = np.bincount(fake_preds, minlength=len(CLASSES)) / len(fake_preds)
     return {

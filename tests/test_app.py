@@ -76,3 +76,10 @@ def test_concurrent_identical_requests_all_arrive(client):
         assert np.array_equal(pixels, first)
     ids = {im.info["request_id"] for r in results for im in _images(r)}
     assert len(ids) == 16 * 8  # every file distinct, so no two requests share a cache path
+
+
+def test_concurrent_identical_interpolations_all_arrive(client):
+    jobs = [client.submit("su2017", 5, 6, 4, api_name="/gan_interpolate") for _ in range(8)]
+    gifs = [job.result(timeout=120)[1] for job in jobs]
+    assert len(set(gifs)) == 8
+    assert all(Image.open(g).n_frames == 6 for g in gifs)

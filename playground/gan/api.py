@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import math
+import json
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 from ..checkpoints import checkpoint_dir, load_pretrained
 from ..device import manager, validate_seed
-from ..images import save_gif, tag, to_pil, to_uint8
+from ..images import save_gif, to_pil, to_uint8
 from .models import ARCHITECTURES
 
 ARCHS = ("dcgan", "su2017")
@@ -121,6 +122,8 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
 
 def interpolation_gif(frames, path, **kwargs) -> Path:
     """Write interpolation frames (PIL) as a looping GIF carrying their parameters."""
-    comment = frames[0].info.get("parameters", "") if frames else ""
+    info = frames[0].info if frames else {}
+    # the request id keeps identical requests' files distinct (see images.tag)
+    comment = json.dumps({"parameters": json.loads(info.get("parameters", "{}")), "request_id": uuid.uuid4().hex})
     save_gif(frames, path, comment=comment, **kwargs)
     return Path(path)

@@ -91,6 +91,8 @@ def render(arch: str, folder: Path) -> str:
             _metrics_table(m),
             "",
             f"Evaluation took {m['seconds']:.0f} s.",
+            "",
+            "![A fixed 6x6 grid of samples at the last training step](samples.png)",
         ]
     else:
         lines.append("Not measured yet: run `python -m playground eval gan --arch " + arch + " --write-card`.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import random
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -31,9 +33,23 @@ def gan_generate(arch: str, seed: float, n: float):
 def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
     """Frames walking from seed A's latent to seed B's, and the same as a looping GIF."""
     frames = api.interpolate(seed_a, seed_b, steps=steps, arch=arch)
-    gif = Path(tempfile.mkdtemp(prefix="gan-interp-")) / f"gan-{arch}-{int(seed_a)}-{int(seed_b)}.gif"
+    gif = _scratch_dir() / f"gan-{arch}-{int(seed_a)}-{int(seed_b)}-{uuid.uuid4().hex[:8]}.gif"
     api.interpolation_gif(frames, gif)
     return frames, str(gif)
+
+
+def _scratch_dir(max_age_s: float = 3600) -> Path:
+    """Where GIFs wait for Gradio to copy them into its cache; old ones are pruned."""
+    folder = Path(tempfile.gettempdir()) / "playground-gifs"
+    folder.mkdir(exist_ok=True)
+    now = time.time()
+    for old in folder.glob("*.gif"):
+        try:
+            if now - old.stat().st_mtime > max_age_s:
+                old.unlink()
+        except OSError:
+            pass
+    return folder
 
 
 def gan_random_seed() -> int:
