@@ -2,9 +2,9 @@
 
 import os
 
-from playground.ui import build_demo
+from playground.ui import build_demo, launch
 
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.launch(server_name="0.0.0.0" if os.environ.get("SPACE_ID") else None)
+    launch(demo, server_name="0.0.0.0" if os.environ.get("SPACE_ID") else None)

@@ -11,13 +11,13 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from playground.ui import build_demo  # noqa: E402
+from playground.ui import build_demo, launch  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 demo = build_demo()
-_, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+_, url, _ = launch(demo, prevent_thread_lock=True, quiet=True)
 try:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)

@@ -39,10 +39,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .ui import build_demo
+    from .ui import build_demo, launch
 
     demo = build_demo()
-    demo.launch(server_name=args.host, server_port=args.port, inbrowser=args.open, share=args.share)
+    launch(demo, server_name=args.host, server_port=args.port, inbrowser=args.open, share=args.share)
     return 0
 
 
@@ -125,7 +125,7 @@ def cmd_bench(args) -> int:
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
-        print(f"{name:40s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
+        print(f"{name:44s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
     if args.http:
         _bench_http(args.repeats)
     return 0
@@ -138,22 +138,27 @@ def _bench_http(repeats: int) -> None:
 
     from gradio_client import Client
 
-    from .ui import build_demo
+    from .ui import build_demo, launch
 
     demo = build_demo()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+    _, url, _ = launch(demo, prevent_thread_lock=True, quiet=True)
     try:
-        client = Client(url, verbose=False)
-        cases = [("http gan_generate dcgan n=64", ("dcgan", 0, 64), "/gan_generate"),
-                 ("http gan_interpolate dcgan 10", ("dcgan", 0, 1, 10), "/gan_interpolate")]
-        for name, call_args, api_name in cases:
+        cases = []
+        # without downloads: the server's round trip (what a browser waits for before it
+        # fetches the images in parallel); with: gradio_client fetching each file in turn
+        for download in (False, True):
+            client = Client(url, verbose=False, download_files=download)
+            tag = "+ downloads" if download else "round trip"
+            cases += [(f"http gan_generate dcgan n=64 {tag}", client, ("dcgan", 0, 64), "/gan_generate"),
+                      (f"http gan_interpolate dcgan 10 {tag}", client, ("dcgan", 0, 1, 10), "/gan_interpolate")]
+        for name, client, call_args, api_name in cases:
             client.predict(*call_args, api_name=api_name)
             times = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 client.predict(*call_args, api_name=api_name)
                 times.append(time.perf_counter() - t0)
-            print(f"{name:40s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
+            print(f"{name:44s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
     finally:
         demo.close()
 

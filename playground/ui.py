@@ -26,6 +26,17 @@ trained here on a 2-core CPU. Every tab is also a Python function (`playground.<
 Gradio API endpoint (see *Use via API* at the bottom of the page)."""
 
 
+# Generated images are 28x28: show their pixels, not a blurred upscale.
+CSS = """
+.pixelated img, .pixelated canvas { image-rendering: pixelated; }
+"""
+
+
+def launch(demo: gr.Blocks, **kwargs):
+    """``demo.launch`` with the playground's CSS (Gradio 6 takes CSS at launch)."""
+    return demo.launch(css=CSS, **kwargs)
+
+
 def ui_errors(fn):
     """Turn the API's ``ValueError`` (bad input, broken checkpoint) into a ``gr.Error``."""
 

@@ -84,12 +84,13 @@ def build() -> None:
             arch = gr.Radio(ARCH_CHOICES, value=api.DEFAULT_ARCH, label="Architecture", elem_id="gan-arch")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="gan-seed", scale=3)
-                dice = gr.Button("🎲", elem_id="gan-random-seed", scale=1, min_width=40)
+                dice = gr.Button("Random", elem_id="gan-random-seed", scale=1, min_width=60)
             n = gr.Slider(1, UI_MAX_N, value=64, step=1, label="Number of images", elem_id="gan-n")
             go = gr.Button("Generate", variant="primary", elem_id="gan-generate")
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Samples", columns=8, height="auto", format="png", object_fit="contain",
-                                 buttons=["download", "download_all", "fullscreen"], elem_id="gan-gallery")
+                                 buttons=["download", "download_all", "fullscreen"], elem_id="gan-gallery",
+                                 elem_classes="pixelated")
     with gr.Accordion("Latent interpolation", open=True):
         with gr.Row():
             seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
@@ -98,9 +99,9 @@ def build() -> None:
             walk = gr.Button("Interpolate", elem_id="gan-interpolate")
         with gr.Row():
             strip = gr.Gallery(label="Frames (A → B)", columns=10, rows=1, height="auto", format="png",
-                               object_fit="contain", elem_id="gan-strip", scale=3)
+                               object_fit="contain", elem_id="gan-strip", elem_classes="pixelated", scale=3)
             gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id="gan-gif",
-                           buttons=["download"], scale=1)
+                           buttons=["download"], elem_classes="pixelated", scale=1)
     with gr.Accordion("Model card", open=False):
         first_card, first_loss = gan_model_card(api.DEFAULT_ARCH)
         card = gr.Markdown(first_card, elem_id="gan-card")
