@@ -77,6 +77,7 @@ def render(arch: str, folder: Path) -> str:
             f"step(s) each), seed {cfg.get('seed')}.",
             f"- Time: {t['wall_minutes']} min wall clock, {t['cpu_minutes']} min CPU time, torch on "
             f"{t['threads']} thread(s) of a 2-core Xeon, device `{t['device']}`.",
+        ] + [f"- Note: {note}" for note in t.get("notes", [])] + [
             "- Files: `model.safetensors` + `config.json` (load with `playground.gan.load_generator`), "
             "`loss.csv` (the loss log), `samples.png` (a fixed 6x6 latent grid at the last step).",
         ]
@@ -85,7 +86,8 @@ def render(arch: str, folder: Path) -> str:
         lines += [
             f"Measured with `{m['command']}`: {m['samples']['n']:,} samples against the 10,000 Fashion-MNIST "
             "test images, in the 128-d feature space of the shipped classifier (`checkpoints/fmnist-classifier`). "
-            "FD is the Frechet distance (FID's formula in that space), KID the unbiased cubic-kernel MMD, "
+            "FD is the Frechet distance (FID's formula in that space), KID the unbiased cubic-kernel MMD "
+            "(on features scaled to unit root-mean-square), "
             "precision/recall the k-NN (k = 3) estimates of Kynkaanniemi et al. 2019.",
             "",
             _metrics_table(m),

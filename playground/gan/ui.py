@@ -62,8 +62,10 @@ def gan_model_card(arch: str):
     folder = api.model_dir(arch)
     card = folder / "README.md"
     text = card.read_text() if card.is_file() else f"No model card found in `{folder}`."
-    if text.startswith("---"):
+    if text.startswith("---"):  # Hub metadata
         text = text.split("---", 2)[-1]
+    # relative image links resolve on the Hub, not here
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
     return text, loss_frame(folder / "loss.csv")
 
 
