@@ -36,13 +36,15 @@ def checkpoint_dir(name: str) -> Path:
     return Path(root) / name
 
 
-def load_pretrained(cls, name_or_path: str | os.PathLike):
+def load_pretrained(cls, name_or_path: str | Path):
     """Build ``cls`` from ``config.json`` and load ``model.safetensors`` strictly.
 
     Missing, truncated or mismatched files raise ``ValueError`` naming the folder.
     """
-    folder = Path(name_or_path)
-    if not folder.is_dir():
+    # a Path or an absolute path names a folder; a bare name is a shipped checkpoint
+    if isinstance(name_or_path, Path) or os.path.isabs(name_or_path):
+        folder = Path(name_or_path)
+    else:
         folder = checkpoint_dir(str(name_or_path))
     config_path, weights_path = folder / "config.json", folder / "model.safetensors"
     for p in (config_path, weights_path):

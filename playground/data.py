@@ -44,8 +44,13 @@ def _find(folder: Path, stem: str) -> Path:
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path} is corrupt: {e}") from None
+    if len(raw) < 8:
+        raise ValueError(f"{path} is truncated.")
     header = np.frombuffer(raw[:4], dtype=">u4")[0]
     if header != magic:
         raise ValueError(f"{path} is not an IDX file of the expected kind (magic {header:#x}).")

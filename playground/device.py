@@ -14,7 +14,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import math
+import numbers
 import os
 import platform
 import random
@@ -58,16 +59,26 @@ def on_zero_gpu() -> bool:
     return True
 
 
+def check_int(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in [low, high], else a ``ValueError`` saying what is allowed.
+
+    Accepts Python and NumPy integers and integral floats (5.0); rejects bools, strings,
+    None, NaN and infinities.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not float(value).is_integer():
+        raise ValueError(f"{name} must be an integer between {low} and {high}, not {value!r}")
+    value = int(value)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
 def validate_seed(seed: Any) -> int:
     """A seed is an integer in [0, 2**32 - 1]; None draws a fresh one."""
     if seed is None:
         return random.SystemRandom().randint(0, MAX_SEED)
-    if isinstance(seed, bool) or not isinstance(seed, (int, float)) or (isinstance(seed, float) and not seed.is_integer()):
-        raise ValueError(f"seed must be an integer between 0 and {MAX_SEED}, not {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be between 0 and {MAX_SEED}, not {seed}")
-    return seed
+    return check_int("seed", seed, 0, MAX_SEED)
 
 
 class DeviceManager:
@@ -166,7 +177,7 @@ class DeviceManager:
             "loaded_models": models,
             "max_models_on_accelerator": self.max_gpu_models,
         }
-        if self.device.type == "cuda":
+        if self.device.type == "cuda" and not self.zero_gpu:  # ZeroGPU: no CUDA calls outside spaces.GPU
             info["gpu"] = torch.cuda.get_device_name(self.device)
             info["gpu_memory_allocated_mb"] = round(torch.cuda.memory_allocated(self.device) / 2**20, 1)
             info["gpu_memory_reserved_mb"] = round(torch.cuda.memory_reserved(self.device) / 2**20, 1)

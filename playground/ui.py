@@ -46,6 +46,8 @@ def ui_errors(fn):
             return fn(*args, **kwargs)
         except ValueError as e:
             raise gr.Error(str(e)) from None
+        except RuntimeError as e:  # e.g. out of memory on the device
+            raise gr.Error(f"generation failed on {manager.device}: {e}") from None
 
     return wrapper
 
@@ -58,7 +60,8 @@ def system_status() -> dict:
 def build_demo() -> gr.Blocks:
     from .gan import ui as gan_ui
 
-    with gr.Blocks(title=TITLE) as demo:
+    # every output file is unique (request ids), so Gradio's cache is swept hourly
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("GAN · Fashion-MNIST", id="gan"):

@@ -22,7 +22,8 @@ def _free_port() -> int:
 def app_url():
     """The real app (`python app.py`) launched in a subprocess on a free port."""
     port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+    # 4 concurrent workers: concurrency tests then really overlap on the server
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", PLAYGROUND_CONCURRENCY="4")
     log = open(ROOT / "runs" / "test-app.log", "w") if (ROOT / "runs").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

@@ -37,6 +37,14 @@ def test_su2017_and_interpolation(client):
     assert animation.format == "GIF" and animation.n_frames == 8
 
 
+def test_empty_seed_draws_one_and_records_it(client):
+    images = _images(client.predict("su2017", None, 2, api_name="/gan_generate"))
+    seed = json.loads(images[0].info["parameters"])["seed"]
+    assert np.array_equal(np.asarray(images[1].convert("L")), gan.generate(2, seed=seed, arch="su2017", output_type="np")[1])
+    frames, gif = client.predict("su2017", None, None, 3, api_name="/gan_interpolate")
+    assert len(frames) == 3 and Image.open(gif).n_frames == 4
+
+
 def test_random_seed_model_card_and_system(client):
     seed = client.predict(api_name="/gan_random_seed")
     assert 0 <= seed < 2**32
@@ -49,12 +57,20 @@ def test_random_seed_model_card_and_system(client):
 @pytest.mark.parametrize(
     "args, api_name, match",
     [
-        (("dcgan", 0, 999), "/gan_generate", "256"),
-        (("dcgan", 0, 0), "/gan_generate", "minimum"),
-        (("dcgan", -5, 4), "/gan_generate", "minimum"),
-        (("biggan", 0, 4), "/gan_generate", "biggan"),
-        (("dcgan", 0, 1, 1), "/gan_interpolate", "minimum"),
-        (("dcgan", 0, 2**40, 4), "/gan_interpolate", "maximum"),
+        (("dcgan", 0, 999), "/gan_generate", "at most 256 in the app"),
+        (("dcgan", 0, 0), "/gan_generate", "n must be between 1 and 10000"),
+        (("dcgan", -5, 4), "/gan_generate", "seed must be between 0 and"),
+        (("biggan", 0, 4), "/gan_generate", "arch must be one of"),
+        (("dcgan", 0, None), "/gan_generate", "n must be an integer"),
+        (("dcgan", "abc", 4), "/gan_generate", "seed must be an integer"),
+        (("dcgan", 1.5, 4), "/gan_generate", "seed must be an integer"),
+        (("dcgan", {"a": 1}, 4), "/gan_generate", "seed must be an integer"),
+        ((None, 0, 4), "/gan_generate", "arch must be one of"),
+        (("dcgan", 0, 1, 1), "/gan_interpolate", "steps must be between 2 and 64"),
+        (("dcgan", 0, 1, None), "/gan_interpolate", "steps must be an integer"),
+        (("dcgan", 0, 2**40, 4), "/gan_interpolate", "seed must be between"),
+        (("su2017", [1], 2, 4), "/gan_interpolate", "seed must be an integer"),
+        (("stylegan",), "/gan_model_card", "arch must be one of"),
     ],
 )
 def test_bad_inputs_give_clear_errors_and_the_server_keeps_serving(client, args, api_name, match):

@@ -44,6 +44,13 @@ def test_env_override_and_corrupt_file(tmp_path, monkeypatch):
     shutil.copy(tmp_path / "t10k-labels-idx1-ubyte.gz", bad)
     with pytest.raises(ValueError, match="truncated"):
         load_fashion_mnist("test", root=bad)
+    # not gzip at all / cut mid-stream: still a clear ValueError
+    (bad / "t10k-images-idx3-ubyte.gz").write_bytes(b"this is not gzip")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_fashion_mnist("test", root=bad)
+    (bad / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(raw)[:3000])
+    with pytest.raises(ValueError, match="corrupt"):
+        load_fashion_mnist("test", root=bad)
 
 
 def test_bad_split():

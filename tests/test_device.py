@@ -10,9 +10,11 @@ from playground import device as device_mod
 from playground.device import DeviceManager, pick_device, validate_seed
 
 
-def test_pick_device_prefers_accelerators_then_cpu(monkeypatch):
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
     monkeypatch.delenv("PLAYGROUND_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
     assert pick_device().type == expected
 
 
@@ -74,15 +76,20 @@ def test_seeded_generators_repeat():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "3", True, [1]])
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "3", True, [1], float("nan")])
 def test_bad_seeds(bad):
     with pytest.raises(ValueError, match="seed"):
         validate_seed(bad)
 
 
-def test_seed_none_draws_and_floats_accepted():
+def test_seed_none_draws_and_integral_numbers_accepted():
+    import numpy as np
+
     assert 0 <= validate_seed(None) <= device_mod.MAX_SEED
-    assert validate_seed(5.0) == 5
+    assert validate_seed(5.0) == 5 and validate_seed(np.int64(7)) == 7 and validate_seed(np.uint32(2**32 - 1)) == 2**32 - 1
+    for bad in (float("nan"), float("inf"), np.float32(0.5)):
+        with pytest.raises(ValueError):
+            validate_seed(bad)
 
 
 def test_inference_mode():

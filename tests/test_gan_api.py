@@ -94,6 +94,24 @@ def test_interpolate_validation(kwargs, match):
         gan.interpolate(**args)
 
 
+def test_numpy_integers_are_accepted():
+    a = gan.generate(np.int64(3), seed=np.uint32(9), output_type="np")
+    assert np.array_equal(a, gan.generate(3, seed=9, output_type="np"))
+
+
+@pytest.mark.parametrize("frames", [[], [np.zeros((28, 28), np.uint8)], "frames"])
+def test_interpolation_gif_rejects_bad_frames(frames, tmp_path):
+    with pytest.raises(ValueError, match="frames"):
+        gan.interpolation_gif(frames, tmp_path / "x.gif")
+
+
+def test_checkpoint_names_are_not_relative_paths(tmp_path, monkeypatch):
+    # a folder called gan-dcgan in the working directory must not shadow the shipped checkpoint
+    (tmp_path / "gan-dcgan").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(load_pretrained(DCGANGenerator, "gan-dcgan"), DCGANGenerator)
+
+
 def test_su2017_matches_the_write_up_shapes():
     g, d = Su2017Generator(), Su2017Critic()
     assert [m.weight.shape[::-1] for m in g.modules() if isinstance(m, torch.nn.Linear)] == [(10, 32), (32, 128), (128, 784)]

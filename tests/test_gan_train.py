@@ -44,10 +44,16 @@ def test_few_steps_then_resume_matches_straight_run(arch, tmp_path):
 
 
 def test_losses_are_finite_and_generator_moves(tmp_path):
+    config = TrainConfig.for_arch("dcgan", steps=1, batch_size=16, model_kwargs={"channels": 8})
+    train(config, tmp_path, progress=False, log_every=1)
+    before = _state(tmp_path)["G"]
     config = TrainConfig.for_arch("dcgan", steps=3, batch_size=16, model_kwargs={"channels": 8})
     train(config, tmp_path, progress=False, log_every=1)
+    after = _state(tmp_path)["G"]
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
     with open(tmp_path / "loss.csv") as f:
         rows = list(csv.DictReader(f))
+    assert len(rows) == 3
     assert all(torch.isfinite(torch.tensor(float(r[k]))) for r in rows for k in ("d_loss", "g_loss", "penalty"))
 
 

@@ -31,7 +31,13 @@ def test_readme_gives_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert launch.endswith("python app.py") and "requirements.txt" in launch
     assert test.endswith("python -m pytest") and "requirements-dev.txt" in test
     assert "packages.txt packages-dev.txt" in test
-    assert "README.md" in (ROOT / ".ci" / "run").read_text()
+    # .ci/run extracts its command from README.md with this sed expression: it must find exactly `test`
+    import subprocess
+
+    script = (ROOT / ".ci" / "run").read_text()
+    sed_expr = re.search(r"sed -n '([^']+)' README.md", script).group(1)
+    found = subprocess.run(["sed", "-n", sed_expr, "README.md"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert found.strip() == test
 
 
 def test_torch_pins():

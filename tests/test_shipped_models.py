@@ -9,8 +9,9 @@ import pytest
 
 from playground import gan, metrics
 
-# measured at 1,000 samples, seeds 0 and 1: su2017 FD 235-240, dcgan FD 44-49
-FLOORS = {"su2017": {"fd": 300.0, "precision": 0.6}, "dcgan": {"fd": 70.0, "precision": 0.6, "recall": 0.5}}
+# measured at 1,000 samples, seeds 0-2: su2017 FD 235-240, precision 0.76, recall 0.14;
+# dcgan FD 44-49, precision 0.77-0.80, recall 0.68-0.72
+FLOORS = {"su2017": {"fd": 300.0, "precision": 0.6, "recall": 0.05}, "dcgan": {"fd": 70.0, "precision": 0.6, "recall": 0.5}}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_quality_floor(scores, arch):
     s = scores[arch]
     assert s["fd"] < FLOORS[arch]["fd"]
     assert s["precision"] > FLOORS[arch]["precision"]
-    assert s["recall"] > FLOORS[arch].get("recall", 0.0)
+    assert s["recall"] > FLOORS[arch]["recall"]
 
 
 def test_dcgan_beats_the_baseline_by_a_wide_margin(scores):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..checkpoints import checkpoint_dir, load_pretrained
-from ..device import manager, validate_seed
+from ..device import check_int, manager, validate_seed
 from ..images import save_gif, to_pil, to_uint8
 from .models import ARCHITECTURES
 
@@ -31,15 +32,6 @@ def _check_arch(arch) -> str:
     return arch
 
 
-def _check_int(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{name} must be an integer between {low} and {high}, not {value!r}")
-    value = int(value)
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
-    return value
-
-
 def load_generator(arch: str = DEFAULT_ARCH) -> torch.nn.Module:
     """The shipped generator for ``arch``, loaded once and cached by the device manager."""
     arch = _check_arch(arch)
@@ -52,7 +44,9 @@ def model_dir(arch: str = DEFAULT_ARCH) -> Path:
 
 
 @manager.gpu
-def _run(net: torch.nn.Module, z: torch.Tensor) -> np.ndarray:
+def _run(arch: str, z: torch.Tensor) -> np.ndarray:
+    """Latents -> uint8 images, in batches of 1,000 (the device-bound part)."""
+    net = load_generator(arch)
     out = []
     with manager.inference():
         for chunk in z.split(BATCH):
@@ -68,14 +62,14 @@ def generate(n: int = 16, seed: int | None = None, arch: str = DEFAULT_ARCH, out
     Returns a list of 28x28 greyscale PIL images, or with ``output_type="np"`` a uint8
     array of shape (n, 28, 28).
     """
-    n = _check_int("n", n, 1, MAX_N)
+    n = check_int("n", n, 1, MAX_N)
     arch = _check_arch(arch)
     if output_type not in OUTPUT_TYPES:
         raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
     seed = validate_seed(seed)
     net = load_generator(arch)
     z = net.sample_latent(n, manager.generator(seed))
-    images = _run(net, z)
+    images = _run(arch, z)
     if output_type == "np":
         return images
     params = [{"model": f"gan/{arch}", "seed": seed, "n": n, "index": i} for i in range(n)]
@@ -100,7 +94,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
     uniform ones (su2017) by a straight line, which stays inside the cube.
     """
     seed_a, seed_b = validate_seed(seed_a), validate_seed(seed_b)
-    steps = _check_int("steps", steps, 2, 64)
+    steps = check_int("steps", steps, 2, 64)
     arch = _check_arch(arch)
     if output_type not in OUTPUT_TYPES:
         raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
@@ -112,7 +106,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
         z = torch.stack([_slerp(za, zb, t) for t in ts])
     else:
         z = torch.stack([(1 - t) * za + t * zb for t in ts])
-    frames = _run(net, z)
+    frames = _run(arch, z)
     if output_type == "np":
         return frames
     params = [{"model": f"gan/{arch}", "seed_a": seed_a, "seed_b": seed_b, "steps": steps, "t": round(float(t), 4)}
@@ -122,7 +116,9 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
 
 def interpolation_gif(frames, path, **kwargs) -> Path:
     """Write interpolation frames (PIL) as a looping GIF carrying their parameters."""
-    info = frames[0].info if frames else {}
+    if not frames or not all(isinstance(f, Image.Image) for f in frames):
+        raise ValueError("frames must be a non-empty list of PIL images (interpolate's default output)")
+    info = frames[0].info
     # the request id keeps identical requests' files distinct (see images.tag)
     comment = json.dumps({"parameters": json.loads(info.get("parameters", "{}")), "request_id": uuid.uuid4().hex})
     save_gif(frames, path, comment=comment, **kwargs)

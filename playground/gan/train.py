@@ -186,7 +186,9 @@ def train(
         if ema is not None:
             ema.load_state_dict(state["ema"])
         stream.load_state_dict(state["stream"])
-        torch.set_rng_state(state["rng"])
+        torch.set_rng_state(state["rng"].cpu())
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         step, elapsed, cpu_elapsed = state["step"], state["elapsed"], state["cpu_elapsed"]
         print(f"resumed {config.arch} from step {step} ({elapsed / 60:.1f} min trained)", file=sys.stderr)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
@@ -199,6 +201,7 @@ def train(
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "ema": ema.state_dict() if ema is not None else None,
                 "stream": stream.state_dict(), "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
             },
             state_path,
         )
@@ -233,52 +236,56 @@ def train(
     G.train()
     D.train()
     stopped_early = False
-    while step < config.steps:
-        # --- critic ---
-        for _ in range(config.critic_steps):
-            real = stream.next().to(device)
-            with torch.no_grad(), amp:
-                fake = G(G.sample_latent(real.size(0)).to(device)).float()
+    try:
+        while step < config.steps:
+            # --- critic ---
+            for _ in range(config.critic_steps):
+                real = stream.next().to(device)
+                with torch.no_grad(), amp:
+                    fake = G(G.sample_latent(real.size(0)).to(device)).float()
+                if config.arch == "su2017":
+                    d_total, info = critic_loss_su2017(D, real, fake, config.penalty)
+                else:
+                    d_total, info = critic_loss_r1(D, real, fake, config.penalty, amp)
+                opt_d.zero_grad(set_to_none=True)
+                d_total.backward()
+                opt_d.step()
+            # --- generator ---
+            for p in D.parameters():
+                p.requires_grad_(False)
+            with amp:
+                fake = G(G.sample_latent(config.batch_size).to(device))
             if config.arch == "su2017":
-                d_total, info = critic_loss_su2017(D, real, fake, config.penalty)
+                g_loss = generator_loss_su2017(D, fake.float())
             else:
-                d_total, info = critic_loss_r1(D, real, fake, config.penalty, amp)
-            opt_d.zero_grad(set_to_none=True)
-            d_total.backward()
-            opt_d.step()
-        # --- generator ---
-        for p in D.parameters():
-            p.requires_grad_(False)
-        with amp:
-            fake = G(G.sample_latent(config.batch_size).to(device))
-        if config.arch == "su2017":
-            g_loss = generator_loss_su2017(D, fake.float())
-        else:
-            g_loss = generator_loss_ns(D, fake, amp)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.float().backward()
-        opt_g.step()
-        for p in D.parameters():
-            p.requires_grad_(True)
-        if ema is not None:
-            ema.update_parameters(G)
-        step += 1
-        bar.update(1)
-        elapsed = start_elapsed + time.time() - t0
-        cpu_elapsed = start_cpu + time.process_time() - c0
+                g_loss = generator_loss_ns(D, fake, amp)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.float().backward()
+            opt_g.step()
+            for p in D.parameters():
+                p.requires_grad_(True)
+            if ema is not None:
+                ema.update_parameters(G)
+            step += 1
+            bar.update(1)
+            elapsed = start_elapsed + time.time() - t0
+            cpu_elapsed = start_cpu + time.process_time() - c0
 
-        if step % log_every == 0:
-            log.writerow([step, f"{info['d_loss']:.5f}", f"{g_loss.item():.5f}", f"{info['penalty']:.5f}", f"{elapsed / 60:.2f}"])
-            log_file.flush()
-            bar.set_postfix(d=f"{info['d_loss']:.3f}", g=f"{g_loss.item():.3f}")
-        if step % sample_every == 0 or step == config.steps:
-            save_samples()
-        if time.time() - last_save > save_minutes * 60:
-            save_state()
-            last_save = time.time()
-        if max_minutes is not None and time.time() - t0 > max_minutes * 60 and step < config.steps:
-            stopped_early = True
-            break
+            if step % log_every == 0:
+                log.writerow([step, f"{info['d_loss']:.5f}", f"{g_loss.item():.5f}", f"{info['penalty']:.5f}", f"{elapsed / 60:.2f}"])
+                log_file.flush()
+                bar.set_postfix(d=f"{info['d_loss']:.3f}", g=f"{g_loss.item():.3f}")
+            if step % sample_every == 0 or step == config.steps:
+                save_samples()
+            if time.time() - last_save > save_minutes * 60:
+                save_state()
+                last_save = time.time()
+            if max_minutes is not None and time.time() - t0 > max_minutes * 60 and step < config.steps:
+                stopped_early = True
+                break
+    except KeyboardInterrupt:  # Ctrl-C: keep the work done since the last save
+        stopped_early = True
+        print(f"\ninterrupted at step {step}; state saved, run the same command to continue", file=sys.stderr)
     bar.close()
     log_file.close()
     save_state()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import random
 import tempfile
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from ..device import MAX_SEED
+from ..device import MAX_SEED, check_int
 from ..ui import DEVICE_EVENT, ui_errors
 from . import api
 
@@ -24,7 +25,7 @@ ARCH_CHOICES = [("dcgan: convolutional, non-saturating + R1 (default)", "dcgan")
 @ui_errors
 def gan_generate(arch: str, seed: float, n: float):
     """Generate ``n`` images (up to 256 here; 10,000 through the Python API)."""
-    if isinstance(n, (int, float)) and n > UI_MAX_N:
+    if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
     return api.generate(n=n, seed=seed, arch=arch)
 
@@ -33,7 +34,8 @@ def gan_generate(arch: str, seed: float, n: float):
 def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
     """Frames walking from seed A's latent to seed B's, and the same as a looping GIF."""
     frames = api.interpolate(seed_a, seed_b, steps=steps, arch=arch)
-    gif = _scratch_dir() / f"gan-{arch}-{int(seed_a)}-{int(seed_b)}-{uuid.uuid4().hex[:8]}.gif"
+    params = json.loads(frames[0].info["parameters"])  # the seeds actually used (None draws one)
+    gif = _scratch_dir() / f"gan-{arch}-{params['seed_a']}-{params['seed_b']}-{uuid.uuid4().hex[:8]}.gif"
     api.interpolation_gif(frames, gif)
     return frames, str(gif)
 
@@ -109,7 +111,10 @@ def build() -> None:
         card = gr.Markdown(first_card, elem_id="gan-card")
         loss = gr.LinePlot(first_loss, x="step", y="loss", color="series", title="Training loss", height=260)
 
-    go.click(gan_generate, [arch, seed, n], gallery, api_name="gan_generate", **DEVICE_EVENT)
-    walk.click(gan_interpolate, [arch, seed_a, seed_b, steps], [strip, gif], api_name="gan_interpolate", **DEVICE_EVENT)
+    # preprocess=False: inputs reach the handlers as sent, and the Python API validates them,
+    # so a None, a string or a NaN from an API client gets the API's clear message.
+    go.click(gan_generate, [arch, seed, n], gallery, api_name="gan_generate", preprocess=False, **DEVICE_EVENT)
+    walk.click(gan_interpolate, [arch, seed_a, seed_b, steps], [strip, gif], api_name="gan_interpolate",
+               preprocess=False, **DEVICE_EVENT)
     dice.click(gan_random_seed, None, seed, api_name="gan_random_seed")
-    arch.change(gan_model_card, arch, [card, loss], api_name="gan_model_card")
+    arch.change(gan_model_card, arch, [card, loss], api_name="gan_model_card", preprocess=False)
