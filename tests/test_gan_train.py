@@ -99,3 +99,20 @@ def test_rows_logged_after_the_last_save_are_dropped_on_resume(tmp_path):
     with open(tmp_path / "loss.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and float(rows[2]["d_loss"]) != 0
+
+
+def test_ctrl_c_saves_the_state(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real_next = BatchStream.next
+
+    def interrupting_next(self):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt
+        return real_next(self)
+
+    monkeypatch.setattr(BatchStream, "next", interrupting_next)
+    config = TrainConfig.for_arch("dcgan", steps=10, batch_size=16, model_kwargs={"channels": 8})
+    summary = train(config, tmp_path, export_dir=tmp_path / "export", progress=False)
+    assert summary["step"] == 2 and not summary["finished"]
+    assert _state(tmp_path)["step"] == 2 and not (tmp_path / "export").exists()

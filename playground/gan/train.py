@@ -24,7 +24,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -32,6 +31,7 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
+from ..device import manager
 from .card import write_card
 from .models import ARCHITECTURES
 
@@ -149,9 +149,6 @@ def train(
     """Train (or resume) a GAN; return a summary. Exports the generator when ``steps`` is reached."""
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
-    device = torch.device("cpu")
-    from ..device import manager
-
     device = manager.device
     torch.manual_seed(config.seed)
 
