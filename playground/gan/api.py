@@ -32,6 +32,11 @@ def _check_arch(arch) -> str:
     return arch
 
 
+def _check_output_type(output_type) -> None:
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+
+
 def load_generator(arch: str = DEFAULT_ARCH) -> torch.nn.Module:
     """The shipped generator for ``arch``, loaded once and cached by the device manager."""
     arch = _check_arch(arch)
@@ -64,8 +69,7 @@ def generate(n: int = 16, seed: int | None = None, arch: str = DEFAULT_ARCH, out
     """
     n = check_int("n", n, 1, MAX_N)
     arch = _check_arch(arch)
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+    _check_output_type(output_type)
     seed = validate_seed(seed)
     net = load_generator(arch)
     z = net.sample_latent(n, manager.generator(seed))
@@ -96,8 +100,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
     seed_a, seed_b = validate_seed(seed_a), validate_seed(seed_b)
     steps = check_int("steps", steps, 2, 64)
     arch = _check_arch(arch)
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+    _check_output_type(output_type)
     net = load_generator(arch)
     za = net.sample_latent(1, manager.generator(seed_a))[0]
     zb = net.sample_latent(1, manager.generator(seed_b))[0]
