@@ -29,12 +29,39 @@ def cmd_train(args) -> int:
         summary = train(config, out, export_dir=args.export, data_dir=args.data_dir,
                         max_minutes=args.max_minutes, save_minutes=args.save_minutes,
                         sample_every=args.sample_every, progress=not args.no_progress, command=command)
+    elif args.model == "eae":
+        from .eae.train import TrainConfig, train
+
+        fields = dict(kind=args.kind, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                      latent_dim=args.latent_dim, channels=args.channels, lam=args.lam, k=args.k, warmup=args.warmup,
+                      beta=args.beta, seed=args.seed, bf16=None if args.bf16 is None else args.bf16 == "on")
+        config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
+        out = args.out or f"runs/eae-{config.kind}"
+        summary = train(config, out, export_dir=args.export, data_dir=args.data_dir, max_minutes=args.max_minutes,
+                        save_minutes=args.save_minutes, sample_every=args.sample_every, progress=not args.no_progress,
+                        command=command)
     elif args.model == "classifier":
         from .metrics import train_classifier
 
         summary = train_classifier(out_dir=args.export or "checkpoints/fmnist-classifier",
                                    epochs=args.epochs, seed=args.seed, data_dir=args.data_dir, command=command)
     print({k: v for k, v in summary.items() if k != "config"})
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import torch
+
+    from .eae import sweep
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.collect:
+        print(f"wrote {sweep.collect(args.out, args.collect)}")
+        return 0
+    part, parts = (int(v) for v in args.part.split("/"))
+    command = "python -m playground " + shlex.join(sys.argv[1:])
+    sweep.run(args.out, steps=args.steps, part=part, parts=parts, n=args.n, data_dir=args.data_dir, command=command)
     return 0
 
 
@@ -53,8 +80,15 @@ def cmd_sample(args) -> int:
         from . import gan
 
         images = gan.generate(n=args.n, seed=args.seed, arch=args.arch, output_type="np")
+        name = f"gan/{args.arch}"
+    else:
+        from . import eae
+
+        images = eae.generate(n=args.n, seed=args.seed, model=args.kind, temperature=args.temperature,
+                              output_type="np")
+        name = f"eae/{args.kind}"
     nrow = args.nrow or max(1, int(round(args.n ** 0.5)))
-    picture = tag(grid(images, nrow=nrow), {"model": f"{args.model}/{args.arch}", "seed": args.seed, "n": args.n})
+    picture = tag(grid(images, nrow=nrow), {"model": name, "seed": args.seed, "n": args.n})
     save_png(picture, args.out)
     print(f"wrote {args.n} samples to {args.out}")
     return 0
@@ -75,6 +109,8 @@ def cmd_eval(args) -> int:
         acc = metrics.classifier_accuracy(args.data_dir)
         print(f"classifier test accuracy: {100 * acc:.2f}%")
         return 0
+    if args.model == "eae":
+        return _eval_eae(args, command)
     from . import gan
     from .gan.card import write_card
 
@@ -97,6 +133,40 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _eval_eae(args, command: str) -> int:
+    import json
+    import time
+
+    from . import eae, metrics
+    from .eae.card import write_card
+
+    kinds = eae.MODELS if args.kind == "all" else (args.kind,)
+    t0 = time.time()
+    floor = metrics.real_floor(n=min(args.n, 10_000), data_dir=args.data_dir)
+    floor_seconds = time.time() - t0
+    print(_metrics_line("real floor (train vs test)", floor))
+    records = {}
+    for kind in kinds:
+        t0 = time.time()
+        samples = eae.generate(n=args.n, seed=args.seed, model=kind, output_type="np")
+        result = metrics.score_images(samples, data_dir=args.data_dir)
+        recon = eae.reconstruction_error(kind, data_dir=args.data_dir)
+        latent = eae.latent_report(kind, data_dir=args.data_dir)
+        seconds = time.time() - t0 + floor_seconds
+        print(_metrics_line(f"eae/{kind}", result) + f"  test SSE={recon['sse']:.2f}"
+              f"  FD(code,N01)={latent['fd_to_n01']:.3f}  prior coverage={latent['prior_coverage']:.3f}")
+        latent.pop("qq")
+        records[kind] = {"command": command, "seed": args.seed, "samples": result, "real_floor": floor,
+                         "reconstruction": recon, "latent": latent, "seconds": seconds}
+    if args.write_card:
+        for kind, record in records.items():
+            (eae.model_dir(kind) / "metrics.json").write_text(json.dumps(record, indent=2))
+        for kind in eae.MODELS:  # every card compares all three
+            if (eae.model_dir(kind) / "config.json").is_file():
+                print(f"  wrote {write_card(kind, eae.model_dir(kind))}")
+    return 0
+
+
 def _metrics_line(name: str, m: dict) -> str:
     return (f"{name:28s} n={m['n']:>6}  FD={m['fd']:8.3f}  KIDx1000={1000 * m['kid']:7.3f}"
             f"  precision={m['precision']:.3f}  recall={m['recall']:.3f}")
@@ -106,7 +176,7 @@ def cmd_bench(args) -> int:
     import statistics
     import time
 
-    from . import gan
+    from . import eae, gan
     from .device import manager
 
     if args.threads:
@@ -117,6 +187,15 @@ def cmd_bench(args) -> int:
     for arch in gan.ARCHS:
         cases.append((f"gan/{arch} generate n=64 (PIL)", lambda a=arch: gan.generate(64, seed=0, arch=a)))
         cases.append((f"gan/{arch} interpolate 10 frames", lambda a=arch: gan.interpolate(0, 1, steps=10, arch=a)))
+    test_images = None
+    for kind in eae.MODELS:
+        cases.append((f"eae/{kind} generate n=64 (PIL)", lambda k=kind: eae.generate(64, seed=0, model=k)))
+        cases.append((f"eae/{kind} interpolate 8 frames", lambda k=kind: eae.interpolate(0, 1, steps=8, model=k)))
+        if test_images is None:
+            from .data import load_fashion_mnist
+
+            test_images = list(load_fashion_mnist("test")[0][:16])
+        cases.append((f"eae/{kind} reconstruct 16 images", lambda k=kind: eae.reconstruct(test_images, model=k)))
     print(f"device: {manager.device}, torch threads: {__import__('torch').get_num_threads()}, repeats: {args.repeats}")
     for name, fn in cases:
         fn()  # warm-up: loads the model, first-call allocations
@@ -150,7 +229,8 @@ def _bench_http(repeats: int) -> None:
             client = Client(url, verbose=False, download_files=download)
             tag = "+ downloads" if download else "round trip"
             cases += [(f"http gan_generate dcgan n=64 {tag}", client, ("dcgan", 0, 64), "/gan_generate"),
-                      (f"http gan_interpolate dcgan 10 {tag}", client, ("dcgan", 0, 1, 10), "/gan_interpolate")]
+                      (f"http gan_interpolate dcgan 10 {tag}", client, ("dcgan", 0, 1, 10), "/gan_interpolate"),
+                      (f"http eae_generate eae n=64 {tag}", client, ("eae", 0, 64, 1.0), "/eae_generate")]
         for name, client, call_args, api_name in cases:
             client.predict(*call_args, api_name=api_name)
             times = []
@@ -168,9 +248,16 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model (resumable: run the same command again to continue)")
-    p.add_argument("model", choices=["gan", "classifier"])
-    p.add_argument("--arch", default="dcgan", choices=["dcgan", "su2017"])
-    p.add_argument("--steps", type=int, default=None, help="generator steps")
+    p.add_argument("model", choices=["gan", "eae", "classifier"])
+    p.add_argument("--arch", default="dcgan", choices=["dcgan", "su2017"], help="gan: architecture")
+    p.add_argument("--model", dest="kind", default="eae", choices=["eae", "ae-bn", "vae"], help="eae: which model")
+    p.add_argument("--steps", type=int, default=None, help="training steps (gan: generator steps)")
+    p.add_argument("--latent-dim", type=int, default=None, help="eae: latent dimension d")
+    p.add_argument("--channels", type=int, default=None, help="eae: base channel count")
+    p.add_argument("--lam", type=float, default=None, help="eae: entropy weight lambda after warm-up")
+    p.add_argument("--k", type=int, default=None, help="eae: k of the k-NN entropy estimator")
+    p.add_argument("--warmup", type=int, default=None, help="eae: steps over which lambda ramps up from 0")
+    p.add_argument("--beta", type=float, default=None, help="vae: KL weight (default: calibrated decoder variance)")
     p.add_argument("--epochs", type=int, default=4, help="classifier epochs")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -178,7 +265,7 @@ def main(argv=None) -> int:
     p.add_argument("--ema-decay", type=float, default=None)
     p.add_argument("--bf16", choices=["on", "off"], default=None, help="bfloat16 autocast")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="run folder for resumable state (default runs/gan-ARCH)")
+    p.add_argument("--out", default=None, help="run folder for resumable state (default runs/gan-ARCH, runs/eae-MODEL)")
     p.add_argument("--export", default=None, help="where to write the finished model (e.g. checkpoints/gan-dcgan)")
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default $FASHION_MNIST_DIR or Debian's)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
@@ -188,6 +275,17 @@ def main(argv=None) -> int:
     _add_threads(p)
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("sweep", help="the EAE hyperparameter sweep (one-at-a-time around a centre)")
+    p.add_argument("model", choices=["eae"])
+    p.add_argument("--steps", type=int, default=2500, help="training steps per configuration")
+    p.add_argument("--n", type=int, default=5000, help="samples scored per configuration")
+    p.add_argument("--part", default="0/1", help="i/m: run every m-th configuration starting at i")
+    p.add_argument("--out", default="runs/eae-sweep")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--collect", default=None, metavar="JSON", help="only gather the results into this file")
+    _add_threads(p)
+    p.set_defaults(func=cmd_sweep)
+
     p = sub.add_parser("serve", help="launch the Gradio app")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 to share on a LAN)")
     p.add_argument("--port", type=int, default=None)
@@ -196,8 +294,10 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("sample", help="write a grid of samples to a PNG")
-    p.add_argument("model", choices=["gan"])
-    p.add_argument("--arch", default="dcgan", choices=["dcgan", "su2017"])
+    p.add_argument("model", choices=["gan", "eae"])
+    p.add_argument("--arch", default="dcgan", choices=["dcgan", "su2017"], help="gan: architecture")
+    p.add_argument("--model", dest="kind", default="eae", choices=["eae", "ae-bn", "vae"], help="eae: which model")
+    p.add_argument("--temperature", type=float, default=1.0, help="eae: latent standard deviation")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--nrow", type=int, default=None, help="images per row (default: square)")
@@ -205,8 +305,9 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="score samples against the test set (FD, KID, precision, recall)")
-    p.add_argument("model", choices=["gan", "classifier"])
-    p.add_argument("--arch", default="all", choices=["all", "dcgan", "su2017"])
+    p.add_argument("model", choices=["gan", "eae", "classifier"])
+    p.add_argument("--arch", default="all", choices=["all", "dcgan", "su2017"], help="gan: architecture")
+    p.add_argument("--model", dest="kind", default="all", choices=["all", "eae", "ae-bn", "vae"], help="eae: model")
     p.add_argument("--n", type=int, default=10_000, help="samples per model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)

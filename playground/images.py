@@ -59,3 +59,16 @@ def save_gif(frames: list[Image.Image], path, scale: int = 4, frame_ms: int = 12
     seq = big + big[-2:0:-1] if len(big) > 2 else big
     seq[0].save(path, save_all=True, append_images=seq[1:], duration=frame_ms, loop=0,
                 comment=comment.encode() if comment else b"")
+
+
+def save_tagged_gif(frames: list[Image.Image], path, **kwargs):
+    """Write frames (PIL, as the APIs' interpolations return them) as a looping GIF whose comment
+    carries the first frame's parameters and a fresh request id (see ``tag``)."""
+    from pathlib import Path
+
+    if not frames or not all(isinstance(f, Image.Image) for f in frames):
+        raise ValueError("frames must be a non-empty list of PIL images (an interpolation's default output)")
+    comment = json.dumps({"parameters": json.loads(frames[0].info.get("parameters", "{}")),
+                          "request_id": uuid.uuid4().hex})
+    save_gif(frames, path, comment=comment, **kwargs)
+    return Path(path)

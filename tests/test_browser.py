@@ -25,3 +25,31 @@ def test_click_generate_and_see_images(app_url, tmp_path):
             page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_eae_tab_shows_samples_without_a_click_and_reconstructs(app_url, tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(app_url)
+            page.get_by_role("tab", name="EAE · entropic autoencoder").click()
+            first = page.locator("#eae-gallery img")
+            first.nth(63).wait_for(state="attached", timeout=60_000)  # shown on page load, no click
+            before = first.first.get_attribute("src")
+            page.locator("#eae-model input[value='vae']").check()
+            page.locator("#eae-generate").click()
+            page.wait_for_function(
+                "src => { const i = document.querySelector('#eae-gallery img');"
+                " return i && i.src !== src && i.complete && i.naturalWidth > 0; }",
+                arg=before, timeout=60_000)
+            assert page.locator("#eae-gallery img").first.evaluate("img => img.naturalWidth") == 28
+            page.locator("#eae-reconstruct").click()
+            pairs = page.locator("#eae-pairs img")
+            pairs.nth(15).wait_for(state="attached", timeout=60_000)
+            page.wait_for_function("() => { const i = document.querySelector('#eae-pairs img');"
+                                   " return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+            assert pairs.first.evaluate("img => img.naturalWidth") == 58
+            page.screenshot(path=str(tmp_path / "eae.png"), full_page=True)
+        finally:
+            browser.close()

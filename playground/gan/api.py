@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..checkpoints import checkpoint_dir, load_pretrained
 from ..device import check_int, manager, validate_seed
-from ..images import save_gif, to_pil, to_uint8
+from ..images import save_tagged_gif, to_pil, to_uint8
+from ..latent import slerp
 from .models import ARCHITECTURES
 
 ARCHS = ("dcgan", "su2017")
@@ -80,16 +78,6 @@ def generate(n: int = 16, seed: int | None = None, arch: str = DEFAULT_ARCH, out
     return to_pil(images, params)
 
 
-def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation (for Gaussian latents: keeps the norm typical)."""
-    a_n, b_n = a / a.norm(), b / b.norm()
-    omega = torch.arccos((a_n * b_n).sum().clamp(-1 + 1e-7, 1 - 1e-7))
-    if omega.abs() < 1e-4:
-        return (1 - t) * a + t * b
-    so = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-
-
 def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_ARCH, output_type: str = "pil"):
     """Walk the latent space from the first latent of ``seed_a`` to that of ``seed_b``.
 
@@ -106,7 +94,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
     zb = net.sample_latent(1, manager.generator(seed_b))[0]
     ts = torch.linspace(0, 1, steps)
     if net.latent_distribution == "normal":
-        z = torch.stack([_slerp(za, zb, t) for t in ts])
+        z = torch.stack([slerp(za, zb, t) for t in ts])
     else:
         z = torch.stack([(1 - t) * za + t * zb for t in ts])
     frames = _run(arch, z)
@@ -119,10 +107,4 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
 
 def interpolation_gif(frames, path, **kwargs) -> Path:
     """Write interpolation frames (PIL) as a looping GIF carrying their parameters."""
-    if not frames or not all(isinstance(f, Image.Image) for f in frames):
-        raise ValueError("frames must be a non-empty list of PIL images (interpolate's default output)")
-    info = frames[0].info
-    # the request id keeps identical requests' files distinct (see images.tag)
-    comment = json.dumps({"parameters": json.loads(info.get("parameters", "{}")), "request_id": uuid.uuid4().hex})
-    save_gif(frames, path, comment=comment, **kwargs)
-    return Path(path)
+    return save_tagged_gif(frames, path, **kwargs)

@@ -14,8 +14,6 @@ to ``<out>/state.pt`` every ``--save-minutes``; running the same command again r
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import json
 import os
 import shutil
@@ -32,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
 from ..device import manager
+from ..training import BatchStream, LossLog, atomic_torch_save, autocast, load_state
 from .card import write_card
 from .models import ARCHITECTURES
 
@@ -64,40 +63,6 @@ class TrainConfig:
         return cls(**base)
 
 
-class BatchStream:
-    """Endless shuffled mini-batches whose position can be saved and restored."""
-
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int):
-        self.images, self.batch_size, self.seed = images, batch_size, seed
-        self.epoch, self.pos = 0, 0
-        self._perm = self._permutation()
-
-    def _permutation(self) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return torch.randperm(len(self.images), generator=g)
-
-    def next(self) -> torch.Tensor:
-        if self.pos + self.batch_size > len(self.images):
-            self.epoch, self.pos = self.epoch + 1, 0
-            self._perm = self._permutation()
-        idx = self._perm[self.pos : self.pos + self.batch_size]
-        self.pos += self.batch_size
-        return self.images[idx]
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
-        self._perm = self._permutation()
-
-
-def _autocast(enabled: bool, device: torch.device):
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
 def critic_loss_su2017(critic, real, fake, penalty):
     """The write-up's critic loss: mean D(real) - mean D(fake) + w * mean relu(|grad| - 1)."""
     eps = torch.rand(real.size(0), 1, 1, 1, device=real.device)
@@ -126,12 +91,6 @@ def critic_loss_r1(critic, real, fake, gamma, amp):
 def generator_loss_ns(critic, fake, amp):
     with amp:
         return F.softplus(-critic(fake)).mean()
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def train(
@@ -164,12 +123,12 @@ def train(
     images, _ = load_fashion_mnist("train", root=data_dir)
     stream = BatchStream(as_tensor(images), config.batch_size, config.seed)
     fixed_z = G.sample_latent(36, torch.Generator().manual_seed(1234)).to(device)
-    amp = _autocast(config.bf16, device)
+    amp = autocast(config.bf16, device)
 
     step, elapsed, cpu_elapsed = 0, 0.0, 0.0
     state_path = out / "state.pt"
-    if state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=True)
+    state = load_state(state_path, device)
+    if state is not None:
         saved = {k: v for k, v in state["config"].items() if k != "steps"}
         if saved != {k: v for k, v in asdict(config).items() if k != "steps"}:
             raise ValueError(
@@ -191,7 +150,7 @@ def train(
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
 
     def save_state():
-        _atomic_torch_save(
+        atomic_torch_save(
             {
                 "config": asdict(config), "step": step, "elapsed": elapsed, "cpu_elapsed": cpu_elapsed,
                 "G": G.state_dict(), "D": D.state_dict(),
@@ -213,19 +172,7 @@ def train(
             save_image(net(fixed_z).float(), out / "samples" / f"step_{step:07d}.png", nrow=6, padding=2, pad_value=1.0)
         G.train()
 
-    log_path = out / "loss.csv"
-    if log_path.exists():  # drop rows logged after the saved state (work lost by an interruption)
-        with open(log_path, newline="") as f:
-            rows = list(csv.reader(f))
-        kept = rows[:1] + [r for r in rows[1:] if int(r[0]) <= step]
-        if len(kept) < len(rows):
-            with open(log_path, "w", newline="") as f:
-                csv.writer(f).writerows(kept)
-    new_log = not log_path.exists()
-    log_file = open(log_path, "a", newline="")
-    log = csv.writer(log_file)
-    if new_log:
-        log.writerow(["step", "d_loss", "g_loss", "penalty", "minutes"])
+    log = LossLog(out / "loss.csv", ["step", "d_loss", "g_loss", "penalty", "minutes"], step)
 
     t0, c0, last_save = time.time(), time.process_time(), time.time()
     start_elapsed, start_cpu = elapsed, cpu_elapsed
@@ -269,8 +216,7 @@ def train(
             cpu_elapsed = start_cpu + time.process_time() - c0
 
             if step % log_every == 0:
-                log.writerow([step, f"{info['d_loss']:.5f}", f"{g_loss.item():.5f}", f"{info['penalty']:.5f}", f"{elapsed / 60:.2f}"])
-                log_file.flush()
+                log.write([step, f"{info['d_loss']:.5f}", f"{g_loss.item():.5f}", f"{info['penalty']:.5f}", f"{elapsed / 60:.2f}"])
                 bar.set_postfix(d=f"{info['d_loss']:.3f}", g=f"{g_loss.item():.3f}")
             if step % sample_every == 0 or step == config.steps:
                 save_samples()
@@ -284,7 +230,7 @@ def train(
         stopped_early = True
         print(f"\ninterrupted at step {step}; state saved, run the same command to continue", file=sys.stderr)
     bar.close()
-    log_file.close()
+    log.close()
     save_state()
 
     summary = {

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from ..device import MAX_SEED, check_int
-from ..ui import DEVICE_EVENT, ui_errors
+from ..uikit import DEVICE_EVENT, scratch_dir, ui_errors
 from . import api
 
 UI_MAX_N = 256
@@ -35,23 +33,9 @@ def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
     """Frames walking from seed A's latent to seed B's, and the same as a looping GIF."""
     frames = api.interpolate(seed_a, seed_b, steps=steps, arch=arch)
     params = json.loads(frames[0].info["parameters"])  # the seeds actually used (None draws one)
-    gif = _scratch_dir() / f"gan-{arch}-{params['seed_a']}-{params['seed_b']}-{uuid.uuid4().hex[:8]}.gif"
+    gif = scratch_dir() / f"gan-{arch}-{params['seed_a']}-{params['seed_b']}-{uuid.uuid4().hex[:8]}.gif"
     api.interpolation_gif(frames, gif)
     return frames, str(gif)
-
-
-def _scratch_dir(max_age_s: float = 3600) -> Path:
-    """Where GIFs wait for Gradio to copy them into its cache; old ones are pruned."""
-    folder = Path(tempfile.gettempdir()) / "playground-gifs"
-    folder.mkdir(exist_ok=True)
-    now = time.time()
-    for old in folder.glob("*.gif"):
-        try:
-            if now - old.stat().st_mtime > max_age_s:
-                old.unlink()
-        except OSError:
-            pass
-    return folder
 
 
 def gan_random_seed() -> int:

@@ -1,0 +1,296 @@
+"""The EAE tab's Python API: ``generate``, ``reconstruct``, ``interpolate``, ``latent_report``.
+
+The UI calls exactly these. ``model`` is one of the shipped models, ``"eae"``, ``"ae-bn"``
+or ``"vae"`` (all the same convolutional autoencoder, trained three ways), or a path to a
+folder written by ``python -m playground train eae --export``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..checkpoints import checkpoint_dir, load_pretrained
+from ..device import check_int, manager, validate_seed
+from ..images import to_pil, to_uint8
+from ..latent import slerp
+from .models import KINDS, Autoencoder, gaussian_entropy, knn_entropy
+
+MODELS = KINDS
+DEFAULT_MODEL = "eae"
+MAX_N = 10_000
+MAX_IMAGES = 1_000  # reconstruct: images per call
+BATCH = 1_000
+OUTPUT_TYPES = ("pil", "np")
+MAX_TEMPERATURE = 10.0
+
+
+def checkpoint_name(model: str) -> str:
+    return f"eae-{model}"
+
+
+def _check_model(model) -> str:
+    if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.isabs(model)):
+        return str(model)
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)} (or the absolute path of an exported folder), "
+                         f"not {model!r}")
+    return model
+
+
+def _check_output_type(output_type) -> None:
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+
+
+def _check_temperature(temperature) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
+            or not 0 < temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must be a finite number in (0, {MAX_TEMPERATURE:g}], not {temperature!r}")
+    return float(temperature)
+
+
+def load_model(model: str = DEFAULT_MODEL) -> Autoencoder:
+    """The model, loaded once and cached by the device manager."""
+    model = _check_model(model)
+    source = Path(model) if os.path.isabs(model) else checkpoint_name(model)
+    return manager.get(f"eae/{model}", lambda: load_pretrained(Autoencoder, source))
+
+
+def model_dir(model: str = DEFAULT_MODEL) -> Path:
+    model = _check_model(model)
+    return Path(model) if os.path.isabs(model) else checkpoint_dir(checkpoint_name(model))
+
+
+@manager.gpu
+def _decode(model: str, z: torch.Tensor) -> np.ndarray:
+    net = load_model(model)
+    with manager.inference():
+        return np.concatenate([to_uint8(net.decode(c.to(manager.device))) for c in z.split(BATCH)])
+
+
+def generate(n: int = 16, seed: int | None = None, model: str = DEFAULT_MODEL, temperature: float = 1.0,
+             output_type: str = "pil"):
+    """Draw ``n`` images (1 to 10,000): z ~ N(0, temperature^2 I) -> decoder.
+
+    The same seed gives the same images; ``seed=None`` draws one (recorded in each PIL
+    image's PNG text chunk). Returns 28x28 greyscale PIL images, or with
+    ``output_type="np"`` a uint8 array of shape (n, 28, 28).
+    """
+    n = check_int("n", n, 1, MAX_N)
+    model = _check_model(model)
+    temperature = _check_temperature(temperature)
+    _check_output_type(output_type)
+    seed = validate_seed(seed)
+    net = load_model(model)
+    images = _decode(model, net.sample_latent(n, manager.generator(seed), temperature))
+    if output_type == "np":
+        return images
+    params = [{"model": f"eae/{model}", "seed": seed, "temperature": temperature, "n": n, "index": i} for i in range(n)]
+    return to_pil(images, params)
+
+
+def interpolate(seed_a: int, seed_b: int, steps: int = 8, model: str = DEFAULT_MODEL, output_type: str = "pil"):
+    """``steps`` (2 to 64) frames on the great circle between the latents of two seeds.
+
+    Frame 0 is ``generate(1, seed_a)``, the last is ``generate(1, seed_b)``; slerp keeps
+    the in-between latents at the typical radius of N(0, I).
+    """
+    seed_a, seed_b = validate_seed(seed_a), validate_seed(seed_b)
+    steps = check_int("steps", steps, 2, 64)
+    model = _check_model(model)
+    _check_output_type(output_type)
+    net = load_model(model)
+    za = net.sample_latent(1, manager.generator(seed_a))[0]
+    zb = net.sample_latent(1, manager.generator(seed_b))[0]
+    ts = torch.linspace(0, 1, steps)
+    frames = _decode(model, torch.stack([slerp(za, zb, t) for t in ts]))
+    if output_type == "np":
+        return frames
+    params = [{"model": f"eae/{model}", "seed_a": seed_a, "seed_b": seed_b, "steps": steps, "t": round(float(t), 4)}
+              for t in ts]
+    return to_pil(frames, params)
+
+
+# --------------------------------------------------------------------------- reconstruct
+def to_fashion_image(image) -> np.ndarray:
+    """Any one image (PIL, array, path or bytes) -> uint8 (28, 28), light garment on black.
+
+    Colour becomes greyscale; other sizes are fitted into 28x28 keeping the aspect ratio.
+    A picture with a light background (a photo of a garment on white) is inverted, since
+    Fashion-MNIST draws garments light on a black background.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            image = Image.open(image)
+            image.load()
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            raise ValueError(f"{str(image)[:200]!r} is not a readable image file ({type(e).__name__})") from None
+    elif isinstance(image, (bytes, bytearray)):
+        try:
+            image = Image.open(io.BytesIO(image))
+            image.load()
+        except (OSError, UnidentifiedImageError) as e:
+            raise ValueError(f"the bytes given are not an image ({type(e).__name__})") from None
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if isinstance(image, np.ndarray):
+        a = np.squeeze(image)
+        if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
+            a = np.moveaxis(a, 0, -1)
+        if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or a.size == 0:
+            raise ValueError(f"an image array must be (H, W), (H, W, 3|4) or (1|3, H, W), not shape {image.shape}")
+        if a.dtype == np.uint8:
+            pass
+        elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
+            a = a.astype(np.float64)
+            if not np.isfinite(a).all():
+                raise ValueError("image array has NaN or infinite values")
+            a = np.clip(a * 255 if a.max() <= 1.0 else a, 0, 255).round().astype(np.uint8)
+        else:
+            raise ValueError(f"image array must hold numbers, not {a.dtype}")
+        image = Image.fromarray(a)
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"expected a PIL image, an array, a file path or bytes, not {type(image).__name__}")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        background = Image.new("RGBA", image.size, (0, 0, 0, 255))  # transparent -> black background
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    grey = image.convert("L")
+    if grey.size != (28, 28):
+        grey.thumbnail((28, 28), Image.LANCZOS)
+        canvas = Image.new("L", (28, 28), 0)
+        a = np.asarray(grey)
+        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+        if np.median(border) > 127:  # light background: invert first, so padding stays background
+            grey = Image.fromarray(255 - a)
+        canvas.paste(grey, ((28 - grey.width) // 2, (28 - grey.height) // 2))
+        return np.asarray(canvas, dtype=np.uint8).copy()
+    a = np.asarray(grey, dtype=np.uint8)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return (255 - a if np.median(border) > 127 else a).copy()
+
+
+def _as_batch(images) -> np.ndarray:
+    if isinstance(images, np.ndarray) and images.ndim == 3 and images.dtype == np.uint8 \
+            and images.shape[1:] == (28, 28):
+        return images  # already Fashion-MNIST-shaped
+    if isinstance(images, (Image.Image, str, os.PathLike, bytes, bytearray)) or \
+            (isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 2):
+        images = [images]
+    if not isinstance(images, (list, tuple, np.ndarray, torch.Tensor)) or len(images) == 0:
+        raise ValueError("images must be a non-empty list of images (PIL, arrays, file paths) or one image")
+    if len(images) > MAX_IMAGES:
+        raise ValueError(f"at most {MAX_IMAGES} images per call, not {len(images)}")
+    return np.stack([to_fashion_image(im) for im in images])
+
+
+@manager.gpu
+def _reconstruct(model: str, x: torch.Tensor) -> np.ndarray:
+    net = load_model(model)
+    with manager.inference():
+        return np.concatenate([to_uint8(net.reconstruct(c.to(manager.device))) for c in x.split(BATCH)])
+
+
+def reconstruct(images, model: str = DEFAULT_MODEL, output_type: str = "pil"):
+    """Encode and decode images: any images (PIL, arrays, file paths, bytes), converted to
+    28x28 greyscale. Returns ``(inputs, reconstructions)``, both lists of PIL images (or
+    uint8 arrays (N, 28, 28) with ``output_type="np"``), the inputs as the model saw them.
+    """
+    model = _check_model(model)
+    _check_output_type(output_type)
+    from ..data import as_tensor
+
+    x = _as_batch(images)
+    recon = _reconstruct(model, as_tensor(x))
+    if output_type == "np":
+        return x, recon
+    return (to_pil(x, [{"model": f"eae/{model}", "input": i} for i in range(len(x))]),
+            to_pil(recon, [{"model": f"eae/{model}", "reconstruction_of": i} for i in range(len(x))]))
+
+
+def reconstruction_error(model: str = DEFAULT_MODEL, split: str = "test", data_dir=None) -> dict:
+    """Mean per-image sum of squared errors (pixels in [0, 1]) and per-pixel MSE on a split."""
+    from ..data import as_tensor, load_fashion_mnist
+
+    images, _ = load_fashion_mnist(split, root=data_dir)
+    x = as_tensor(images)
+    recon = torch.from_numpy(_reconstruct(_check_model(model), x)).float().div(255).unsqueeze(1)
+    sse = (recon - x).pow(2).flatten(1).sum(1)
+    return {"split": split, "n": len(x), "sse": round(sse.mean().item(), 4), "mse": round(sse.mean().item() / 784, 6)}
+
+
+# --------------------------------------------------------------------------- latent report
+@manager.gpu
+def _codes(model: str, x: torch.Tensor, seed: int) -> np.ndarray:
+    """Codes of the images: BatchNorm-normalised codes (eae, ae-bn) or a posterior sample (vae)."""
+    net = load_model(model)
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    with manager.inference():
+        for c in x.split(BATCH):
+            code, logvar = net.encode(c.to(manager.device))
+            if logvar is not None:  # the VAE's aggregate posterior: one sample of q(z|x) per image
+                code = code + torch.exp(0.5 * logvar) * torch.randn(code.shape, generator=g).to(code.device)
+            out.append(code.float().cpu())
+    return torch.cat(out).double().numpy()
+
+
+def latent_report(model: str = DEFAULT_MODEL, data_dir=None, k: int = 5, seed: int = 0) -> dict:
+    """How Gaussian the aggregate code of the 10,000 test images is.
+
+    * per-dimension mean and standard deviation of the codes;
+    * the k-NN entropy estimate of the codes next to the maximum for unit variance,
+      d/2 log(2 pi e), and next to the same estimator on 10,000 draws from N(0, I)
+      (the estimator is biased in high dimension: that is the fair comparison);
+    * normality: the Frechet distance of the codes' Gaussian fit to N(0, I), per-dimension
+      Kolmogorov-Smirnov statistics against N(0, 1), and the share of prior draws z ~ N(0, I)
+      that land near some code ("prior coverage": the k-NN recall of codes by prior draws,
+      1 - the share that falls in holes the decoder never saw);
+    * quantiles for a QQ plot (pooled over dimensions).
+    """
+    from scipy import stats
+
+    from ..data import as_tensor, load_fashion_mnist
+    from ..metrics import frechet_distance, precision_recall
+
+    model = _check_model(model)
+    images, _ = load_fashion_mnist("test", root=data_dir)
+    codes = _codes(model, as_tensor(images), seed)
+    n, d = codes.shape
+    prior = torch.randn(n, d, generator=torch.Generator().manual_seed(seed + 1)).double().numpy()
+    ks = np.array([stats.kstest(codes[:, j], "norm").statistic for j in range(d)])
+    entropy = knn_entropy(torch.from_numpy(codes).float(), k).item()
+    entropy_prior = knn_entropy(torch.from_numpy(prior).float(), k).item()
+    prior_precision, code_recall = precision_recall(codes, prior, k=3)
+    probs = (np.arange(1, 100) / 100.0)
+    pooled = codes.ravel()
+    worst = int(ks.argmax())
+    return {
+        "model": model,
+        "n": int(n),
+        "latent_dim": int(d),
+        "mean": np.round(codes.mean(0), 4).tolist(),
+        "std": np.round(codes.std(0), 4).tolist(),
+        "entropy_knn": round(entropy, 3),
+        "entropy_knn_of_n01_samples": round(entropy_prior, 3),
+        "entropy_max_unit_variance": round(gaussian_entropy(d), 3),
+        "k": k,
+        "fd_to_n01": round(frechet_distance(codes, prior), 4),
+        "ks_mean": round(float(ks.mean()), 4),
+        "ks_max": round(float(ks.max()), 4),
+        "ks_worst_dim": worst,
+        "prior_coverage": round(prior_precision, 4),
+        "codes_covered_by_prior": round(code_recall, 4),
+        "qq": {
+            "normal": np.round(stats.norm.ppf(probs), 4).tolist(),
+            "pooled": np.round(np.quantile(pooled, probs), 4).tolist(),
+            "worst_dim": np.round(np.quantile(codes[:, worst], probs), 4).tolist(),
+        },
+    }

@@ -1,0 +1,193 @@
+"""Model cards for the EAE tab's checkpoints, written from measured records only:
+``training.json`` (training), ``metrics.json`` (``eval eae --write-card``) and, for the EAE,
+``sweep.json`` (``sweep eae --collect``). The EAE card is also the reproduction report:
+it compares all three models from their own records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checkpoints import read_json
+
+TITLES = {"eae": "EAE: autoencoder + BatchNorm + maximum entropy", "ae-bn": "AE + BatchNorm (lambda = 0)",
+          "vae": "VAE (same encoder and decoder)"}
+
+ARCHITECTURE = """\
+- Encoder: 28x28 -> two stride-2 4x4 convs (32, 64 channels) -> 3x3 conv (128) -> linear to the
+  code; BatchNorm + LeakyReLU(0.2) after each conv. Decoder: linear to 128x7x7 -> two stride-2
+  transposed convs (64, 32) -> 3x3 conv -> sigmoid; BatchNorm + ReLU. The three models share it
+  exactly (the VAE's last encoder layer has twice the outputs: mean and log-variance).
+- Generation: z ~ N(0, temperature^2 I) -> decoder, for all three."""
+
+DESCRIPTIONS = {
+    "eae": """\
+A reproduction of Ghose, Rashwan & Poupart, *Batch norm with entropic regularization turns
+deterministic autoencoders into generative models* (UAI 2020), as explained in Su Jianlin's
+post (kexue.fm 7343). The code passes through **BatchNorm without learnable scale or
+shift**, which pins every dimension of the batch's codes to mean 0 and variance 1; among
+all such distributions the Gaussian has the largest entropy, so **maximising a k-NN
+(Kozachenko-Leonenko) estimate of the codes' entropy** pushes the aggregate code towards
+N(0, I), and then z ~ N(0, I) -> decoder generates.
+
+Loss per batch: mean over images of the sum of squared pixel errors, minus lambda times
+H_kNN(BN codes of the batch) = psi(n) - psi(k) + log V_d + (d/n) sum_i log eps_k(i),
+lambda ramping linearly from 0 over a warm-up (the write-up warns that reconstructions
+collapse otherwise). The write-up gives no hyperparameters and no public code is known:
+ours come from the sweep below.""",
+    "ae-bn": """\
+The EAE's first baseline: the same network with the same BatchNorm on the code, trained on
+reconstruction error alone (lambda = 0). BatchNorm fixes each dimension's mean and variance
+but not its shape or the dependence between dimensions, so nothing makes the aggregate code
+Gaussian: this is what the entropy term has to beat.""",
+    "vae": """\
+The EAE's second baseline, the model the paper claims to match or beat: a VAE with the same
+encoder (doubled last layer) and decoder, no BatchNorm on the code, trained on the negative
+ELBO with a Gaussian decoder whose variance is *calibrated* (set to the batch's mean squared
+error, its maximum-likelihood value; Rybkin, Daniilidis & Levine 2021). This avoids the
+usual hand-tuned reconstruction/KL weight; the sweep also tries a fixed weight
+(SSE + beta * KL, beta = 1, i.e. decoder variance 1/2). Reconstructions use the posterior mean.""",
+}
+
+
+def _fmt_metrics(name: str, s: dict) -> str:
+    return (f"| {name} | {s['fd']:.2f} | {1000 * s['kid']:.2f} | {s['precision']:.3f} | {s['recall']:.3f} |")
+
+
+def comparison(root: Path) -> list[str]:
+    """One table of the three shipped models, from their own metrics.json files."""
+    rows, records = [], {}
+    for kind in ("eae", "ae-bn", "vae"):
+        m = read_json(root / f"eae-{kind}" / "metrics.json")
+        if m:
+            records[kind] = m
+    if not records:
+        return []
+    any_m = next(iter(records.values()))
+    n = any_m["samples"]["n"]
+    rows += [
+        f"| model ({n:,} samples) | FD | KID x 1000 | precision | recall | test SSE / image | FD(code, N(0,I)) | prior coverage |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, m in records.items():
+        s, lat = m["samples"], m.get("latent", {})
+        rows.append(f"| `{kind}` | {s['fd']:.2f} | {1000 * s['kid']:.2f} | {s['precision']:.3f} | {s['recall']:.3f} "
+                    f"| {m['reconstruction']['sse']:.2f} | {lat.get('fd_to_n01', float('nan')):.3f} "
+                    f"| {lat.get('prior_coverage', float('nan')):.3f} |")
+    f = any_m["real_floor"]
+    rows.append(f"| real floor ({f['n']:,} training images) | {f['fd']:.2f} | {1000 * f['kid']:.2f} "
+                f"| {f['precision']:.3f} | {f['recall']:.3f} | | | |")
+    if {"eae", "ae-bn", "vae"} <= set(records):
+        fd = {k: records[k]["samples"]["fd"] for k in records}
+        best = min(fd, key=fd.get)
+        verdict = ("**confirms** the paper's claim: the EAE's samples score better than the VAE's"
+                   if fd["eae"] < fd["vae"] else
+                   "**does not confirm** the paper's claim: the VAE's samples score better than the EAE's")
+        rows += ["", f"On FD our run {verdict} (FD {fd['eae']:.2f} vs {fd['vae']:.2f}, "
+                 f"{fd['vae'] / fd['eae']:.2f}x); against BatchNorm alone the entropy term moves FD "
+                 f"from {fd['ae-bn']:.2f} to {fd['eae']:.2f}. Best of the three on FD: `{best}`."]
+    return rows
+
+
+def sweep_table(records: list[dict]) -> list[str]:
+    if not records:
+        return []
+    r0 = records[0]
+    lines = [
+        f"Each configuration trained {r0['config']['steps']:,} steps (batch {r0['config']['batch_size']}, one thread, "
+        f"two runs sharing the 2-core CPU) and scored on {r0['n']:,} samples; one setting changed at a time from "
+        f"the centre (d 32, k 1, lambda 1, warm-up 1,000). Command: `{r0.get('command')}` (and `--part 1/2`).",
+        "",
+        "| run | d | k | lambda | warm-up | FD | precision | recall | test SSE | FD(code, N(0,I)) | prior coverage |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        c = r["config"]
+        lam = c["lam"] if c["kind"] == "eae" else ("-" if c["kind"] == "ae-bn" else f"beta {c['beta']:g}"
+                                                  if c.get("beta") is not None else "calibrated")
+        lines.append(f"| `{r['name']}` | {c['latent_dim']} | {c['k'] if c['kind'] == 'eae' else '-'} | {lam} "
+                     f"| {c['warmup'] if c['kind'] == 'eae' else '-'} | {r['fd']:.2f} | {r['precision']:.3f} "
+                     f"| {r['recall']:.3f} | {r['test_sse']:.2f} | {r['fd_to_n01']:.3f} | {r['prior_coverage']:.3f} |")
+    return lines
+
+
+def render(kind: str, folder: Path) -> str:
+    folder = Path(folder)
+    t = read_json(folder / "training.json")
+    m = read_json(folder / "metrics.json")
+    cfg = t.get("config", {})
+    lines = [
+        "---",
+        "library_name: pytorch",
+        "tags: [autoencoder, entropy-regularization, fashion-mnist, pytorch_model_hub_mixin]",
+        "datasets: [fashion_mnist]",
+        "---",
+        f"# {TITLES[kind]} (`{kind}`)",
+        "",
+        DESCRIPTIONS[kind],
+        "",
+        ARCHITECTURE,
+        "",
+        "## Training",
+        "- Data: the 60,000 Fashion-MNIST training images in [0, 1] (Debian package `dataset-fashion-mnist`).",
+    ]
+    if t:
+        hyper = {"eae": f"lambda {cfg.get('lam')}, k {cfg.get('k')}, warm-up {cfg.get('warmup'):,} steps",
+                 "ae-bn": "lambda 0",
+                 "vae": "calibrated decoder variance" if cfg.get("beta") is None else f"beta {cfg.get('beta')}"}[kind]
+        lines += [
+            f"- Command: `{t.get('command')}`",
+            f"- {t['step']:,} steps of batch {cfg.get('batch_size')} x {t.get('processes', 1)} process(es), "
+            f"latent dimension d = {cfg.get('latent_dim')}, {hyper}; Adam, lr {cfg.get('lr')} with a cosine decay "
+            f"to 1/20; bfloat16 autocast {'on' if cfg.get('bf16') else 'off'}; seed {cfg.get('seed')}.",
+            f"- Time: {t['wall_minutes']} min wall clock, {t['cpu_minutes']} min CPU time, torch on {t['threads']} "
+            f"thread(s) of a 2-core Xeon, device `{t['device']}` (budget: 30 minutes of this CPU per model).",
+        ] + [f"- Note: {note}" for note in t.get("notes", [])] + [
+            "- Files: `model.safetensors` + `config.json` (load with `playground.eae.load_model`), `loss.csv` "
+            "(step, loss, SSE, entropy or KL, lambda, minutes), `samples.png` (a fixed 6x6 latent grid).",
+        ]
+    lines += ["", "## Measured quality"]
+    if m:
+        s, f, lat, rec = m["samples"], m["real_floor"], m.get("latent", {}), m["reconstruction"]
+        lines += [
+            f"Measured with `{m['command']}`: {s['n']:,} samples (temperature 1) against the 10,000 Fashion-MNIST test "
+            "images, in the 128-d feature space of the shipped classifier (`checkpoints/fmnist-classifier`): FD "
+            "(FID's formula in that space), KID (unbiased cubic-kernel MMD), k-NN precision/recall (k = 3).",
+            "",
+            "| | FD | KID x 1000 | precision | recall |",
+            "|---|---|---|---|---|",
+            _fmt_metrics(f"this model, {s['n']:,} samples", s),
+            _fmt_metrics(f"real floor, {f['n']:,} training images", f),
+            "",
+            f"- Reconstruction of the 10,000 test images: {rec['sse']:.2f} summed squared error per image "
+            f"(MSE {rec['mse']:.5f} per pixel).",
+        ]
+        if lat:
+            lines += [
+                f"- Aggregate code of the test images (`playground.eae.latent_report`, d = {lat['latent_dim']}): "
+                f"k-NN entropy (k = {lat['k']}) {lat['entropy_knn']:.2f} nats, against {lat['entropy_knn_of_n01_samples']:.2f} "
+                f"for 10,000 true N(0, I) draws by the same estimator (the maximum for unit variance is "
+                f"{lat['entropy_max_unit_variance']:.2f}); Frechet distance of its Gaussian fit to N(0, I) "
+                f"{lat['fd_to_n01']:.3f}; per-dimension Kolmogorov-Smirnov statistic vs N(0, 1) mean {lat['ks_mean']:.3f}, "
+                f"max {lat['ks_max']:.3f}; prior coverage {lat['prior_coverage']:.3f} (the share of z ~ N(0, I) draws "
+                "that land within a code's 3-NN ball: the rest fall in holes the decoder never trained on).",
+            ]
+        hist = ", ".join(f"{k} {100 * v:.1f}%" for k, v in s["class_histogram"].items())
+        lines += [f"- Class mix of the samples under the classifier: {hist}.", f"- Evaluation took {m['seconds']:.0f} s."]
+        table = comparison(folder.parent)
+        if table:
+            lines += ["", "## The three models side by side", ""] + table
+    else:
+        lines.append(f"Not measured yet: run `python -m playground eval eae --model {kind} --write-card`.")
+    if kind == "eae":
+        sweep = read_json(folder / "sweep.json")
+        if sweep:
+            lines += ["", "## Sweep", ""] + sweep_table(sweep)
+    if m:
+        lines += ["", "![A fixed 6x6 grid of samples at the last training step](samples.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(kind: str, folder: Path) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(render(kind, Path(folder)))
+    return path

@@ -1,0 +1,240 @@
+"""The EAE tab: widgets wired to ``playground.eae`` (generate, reconstruct, interpolate,
+latent_report), plus the three models' metrics and model cards."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..checkpoints import read_json
+from ..device import MAX_SEED, check_int
+from ..images import save_tagged_gif, tag
+from ..uikit import DEVICE_EVENT, scratch_dir, ui_errors
+from . import api
+
+UI_MAX_N = 256
+UI_MAX_RECON = 64
+MODEL_CHOICES = [("eae: BatchNorm + maximum entropy (default)", "eae"), ("ae-bn: BatchNorm alone (lambda = 0)", "ae-bn"),
+                 ("vae: variational autoencoder", "vae")]
+
+
+def _shipped(model) -> str:
+    """The app serves the shipped models only (the Python API also takes exported folders)."""
+    if model not in api.MODELS:
+        raise ValueError(f"model must be one of {list(api.MODELS)}, not {str(model)[:100]!r}")
+    return model
+
+
+@ui_errors
+def eae_generate(model: str, seed: float, n: float, temperature: float):
+    """Generate ``n`` images (up to 256 here; 10,000 through the Python API) at a temperature."""
+    model = _shipped(model)
+    if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
+        raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
+    return api.generate(n=n, seed=seed, model=model, temperature=temperature)
+
+
+def _uploaded_paths(files) -> list[str]:
+    """Gradio file payloads (dicts with a checked ``path`` in Gradio's cache) -> paths."""
+    if files is None:
+        return []
+    if isinstance(files, dict):
+        files = [files]
+    if not isinstance(files, list):
+        raise ValueError("uploads must be image files (from gradio_client: handle_file(path)), not "
+                         f"{type(files).__name__}")
+    paths = []
+    for f in files:
+        if not isinstance(f, dict) or not isinstance(f.get("path"), str):
+            raise ValueError("each upload must be an image file (from gradio_client: handle_file(path))")
+        paths.append(f["path"])
+    return paths
+
+
+def _pair(original: Image.Image, recon: Image.Image, params: dict) -> Image.Image:
+    """Original and reconstruction side by side, 2 px apart."""
+    pair = Image.new("L", (58, 28), 255)
+    pair.paste(original, (0, 0))
+    pair.paste(recon, (30, 0))
+    return tag(pair, params)
+
+
+@ui_errors
+def eae_reconstruct(model: str, files, count: float, seed: float):
+    """Reconstruct uploaded images, or, with no upload, ``count`` random test images picked by ``seed``.
+
+    Returns (original | reconstruction) pairs with each pair's summed squared error.
+    """
+    model = _shipped(model)
+    paths = _uploaded_paths(files)
+    if paths:
+        if len(paths) > UI_MAX_RECON:
+            raise ValueError(f"at most {UI_MAX_RECON} uploads at a time in the app")
+        source, images = "upload", paths
+    else:
+        from ..data import load_fashion_mnist
+        from ..device import validate_seed
+
+        count = check_int("count", count, 1, UI_MAX_RECON)
+        seed = validate_seed(seed)
+        test, _ = load_fashion_mnist("test")
+        idx = np.random.default_rng(seed).choice(len(test), count, replace=False)
+        source, images = f"test images (seed {seed})", np.asarray(test)[idx]
+    originals, recons = api.reconstruct(images, model=model, output_type="np")
+    errors = ((originals.astype(np.float64) - recons) / 255.0) ** 2
+    sse = errors.reshape(len(errors), -1).sum(1)
+    pairs = [(_pair(Image.fromarray(o), Image.fromarray(r), {"model": f"eae/{model}", "source": source, "index": i,
+                                                              "sse": round(float(e), 3)}), f"SSE {e:.2f}")
+             for i, (o, r, e) in enumerate(zip(originals, recons, sse))]
+    summary = (f"**{len(pairs)} {source}** through `{model}`: mean summed squared error {sse.mean():.2f} per image "
+               f"(pixels in [0, 1]). Left: the input as the model sees it (28x28 greyscale, light on black); "
+               "right: the reconstruction.")
+    return pairs, summary
+
+
+@ui_errors
+def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float):
+    """Frames on the great circle from seed A's latent to seed B's, and a looping GIF."""
+    model = _shipped(model)
+    frames = api.interpolate(seed_a, seed_b, steps=steps, model=model)
+    params = json.loads(frames[0].info["parameters"])
+
+    gif = scratch_dir() / f"eae-{model}-{params['seed_a']}-{params['seed_b']}-{uuid.uuid4().hex[:8]}.gif"
+    save_tagged_gif(frames, gif)
+    return frames, str(gif)
+
+
+@ui_errors
+def eae_latent_report(model: str):
+    """How Gaussian the aggregate code of the test set is: a summary and a QQ plot."""
+    report = api.latent_report(_shipped(model))
+    qq = report.pop("qq")
+    rows = [{"normal quantile": x, "code quantile": y, "series": "all dimensions pooled"}
+            for x, y in zip(qq["normal"], qq["pooled"])]
+    rows += [{"normal quantile": x, "code quantile": y, "series": f"least normal dimension ({report['ks_worst_dim']})"}
+             for x, y in zip(qq["normal"], qq["worst_dim"])]
+    rows += [{"normal quantile": x, "code quantile": x, "series": "N(0, 1)"} for x in qq["normal"]]
+    return report, pd.DataFrame(rows)
+
+
+def metrics_table() -> pd.DataFrame:
+    """The three shipped models' measured metrics, read from their ``metrics.json``."""
+    rows = []
+    for kind in api.MODELS:
+        m = read_json(api.model_dir(kind) / "metrics.json")
+        if not m:
+            continue
+        s, lat = m["samples"], m.get("latent", {})
+        rows.append({"model": kind, "FD": s["fd"], "KID x 1000": round(1000 * s["kid"], 2), "precision": s["precision"],
+                     "recall": s["recall"], "test SSE / image": m["reconstruction"]["sse"],
+                     "FD(code, N(0,I))": lat.get("fd_to_n01"), "prior coverage": lat.get("prior_coverage")})
+        floor = m["real_floor"]
+    if rows:
+        rows.append({"model": "real floor", "FD": floor["fd"], "KID x 1000": round(1000 * floor["kid"], 2),
+                     "precision": floor["precision"], "recall": floor["recall"]})
+    return pd.DataFrame(rows)
+
+
+@ui_errors
+def eae_model_card(model: str):
+    """The checkpoint's model card (Markdown) and its training curves."""
+    folder = api.model_dir(_shipped(model))
+    card = folder / "README.md"
+    text = card.read_text() if card.is_file() else f"No model card found in `{folder}`."
+    if text.startswith("---"):
+        text = text.split("---", 2)[-1]
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
+    return text, loss_frame(folder / "loss.csv")
+
+
+def loss_frame(path) -> pd.DataFrame:
+    import csv
+
+    rows = []
+    if path.is_file():
+        with open(path) as f:
+            reader = csv.DictReader(f)
+            reg = "kl" if "kl" in (reader.fieldnames or []) else "entropy"
+            for r in reader:
+                rows.append({"step": int(r["step"]), "value": float(r["sse"]), "series": "reconstruction SSE"})
+                rows.append({"step": int(r["step"]), "value": float(r[reg]), "series": reg})
+    return pd.DataFrame(rows, columns=["step", "value", "series"])
+
+
+def eae_random_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+def build() -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            model = gr.Radio(MODEL_CHOICES, value=api.DEFAULT_MODEL, label="Model", elem_id="eae-model")
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="eae-seed",
+                                 scale=3)
+                dice = gr.Button("Random", elem_id="eae-random-seed", scale=1, min_width=60)
+            n = gr.Slider(1, UI_MAX_N, value=64, step=1, label="Number of images", elem_id="eae-n")
+            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (latent std)",
+                                    info="z ~ N(0, T² I); below 1 trades variety for cleaner samples",
+                                    elem_id="eae-temperature")
+            go = gr.Button("Generate", variant="primary", elem_id="eae-generate")
+        with gr.Column(scale=3):
+            gallery = gr.Gallery(value=lambda: api.generate(64, seed=0), label="Samples", columns=8, height="auto",
+                                 format="png", object_fit="contain", buttons=["download", "download_all", "fullscreen"],
+                                 elem_id="eae-gallery", elem_classes="pixelated")
+    with gr.Accordion("Reconstructions", open=True):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                upload = gr.File(file_count="multiple", file_types=["image"], label="Your images (optional)",
+                                 elem_id="eae-upload")
+                count = gr.Slider(1, UI_MAX_RECON, value=16, step=1, label="Test images (when nothing is uploaded)")
+                test_seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Test-image seed")
+                recon_go = gr.Button("Reconstruct", elem_id="eae-reconstruct")
+            with gr.Column(scale=3):
+                pairs = gr.Gallery(label="Original | reconstruction", columns=8, height="auto", format="png",
+                                   object_fit="contain", elem_id="eae-pairs", elem_classes="pixelated")
+                recon_note = gr.Markdown()
+    with gr.Accordion("Latent interpolation", open=False):
+        with gr.Row():
+            seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
+            seed_b = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="Seed B")
+            steps = gr.Slider(2, 64, value=10, step=1, label="Frames")
+            walk = gr.Button("Interpolate", elem_id="eae-interpolate")
+        with gr.Row():
+            strip = gr.Gallery(label="Frames (A → B)", columns=10, rows=1, height="auto", format="png",
+                               object_fit="contain", elem_id="eae-strip", elem_classes="pixelated", scale=3)
+            gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id="eae-gif",
+                           buttons=["download"], elem_classes="pixelated", scale=1)
+    with gr.Accordion("Latent codes: how Gaussian is the aggregate code?", open=False):
+        gr.Markdown("The 10,000 test images encoded (the VAE: one posterior sample each). A generator that "
+                    "samples z ~ N(0, I) works only where the codes really fill N(0, I).")
+        analyse = gr.Button("Analyse the codes", elem_id="eae-analyse")
+        with gr.Row():
+            qq = gr.LinePlot(x="normal quantile", y="code quantile", color="series", title="QQ plot against N(0, 1)",
+                             height=320, elem_id="eae-qq")
+            report = gr.JSON(label="Latent report", elem_id="eae-report")
+    with gr.Accordion("The three models, measured", open=False):
+        gr.Markdown("`python -m playground eval eae --write-card`: 10,000 samples each against the test set in "
+                    "the metric classifier's feature space; reconstruction error on the test set.")
+        gr.Dataframe(metrics_table(), interactive=False, elem_id="eae-metrics")
+    with gr.Accordion("Model card", open=False):
+        first_card, first_loss = eae_model_card(api.DEFAULT_MODEL)
+        card = gr.Markdown(first_card, elem_id="eae-card")
+        loss = gr.LinePlot(first_loss, x="step", y="value", color="series", title="Training curves", height=260)
+
+    go.click(eae_generate, [model, seed, n, temperature], gallery, api_name="eae_generate", preprocess=False,
+             **DEVICE_EVENT)
+    recon_go.click(eae_reconstruct, [model, upload, count, test_seed], [pairs, recon_note], api_name="eae_reconstruct",
+                   preprocess=False, **DEVICE_EVENT)
+    walk.click(eae_interpolate, [model, seed_a, seed_b, steps], [strip, gif], api_name="eae_interpolate",
+               preprocess=False, **DEVICE_EVENT)
+    analyse.click(eae_latent_report, model, [report, qq], api_name="eae_latent_report", preprocess=False,
+                  **DEVICE_EVENT)
+    dice.click(eae_random_seed, None, seed, api_name="eae_random_seed")
+    model.change(eae_model_card, model, [card, loss], api_name="eae_model_card", preprocess=False)

@@ -1,0 +1,109 @@
+"""Helpers shared by the trainers: resumable batches, atomic saves, the loss log, autocast.
+
+Every trainer keeps its whole state (networks, optimisers, EMA, data position, RNG, step,
+elapsed time) in one ``state.pt`` written atomically (write, then rename), so a run killed
+at any moment resumes from its last save and never finds a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+from pathlib import Path
+
+import torch
+
+
+class BatchStream:
+    """Endless shuffled mini-batches whose position can be saved and restored.
+
+    Under data parallelism each of ``world_size`` processes gets its own disjoint slice
+    of every global batch (``batch_size`` images per process), so together they walk
+    the same shuffled epoch a single process would.
+    """
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.pos = 0, 0
+        self._perm = self._permutation()
+
+    def _permutation(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(len(self.images), generator=g)
+
+    def next(self) -> torch.Tensor:
+        global_batch = self.batch_size * self.world_size
+        if self.pos + global_batch > len(self.images):
+            self.epoch, self.pos = self.epoch + 1, 0
+            self._perm = self._permutation()
+        start = self.pos + self.rank * self.batch_size
+        idx = self._perm[start : start + self.batch_size]
+        self.pos += global_batch
+        return self.images[idx]
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self._perm = self._permutation()
+
+
+def autocast(enabled: bool, device: torch.device):
+    """bfloat16 autocast on ``device`` when ``enabled``, else a no-op context."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file, flushed to disk, then renamed over ``path``."""
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_state(path: Path, device) -> dict | None:
+    """The saved training state at ``path`` (tensors only, never arbitrary pickles), or None."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        raise ValueError(f"training state {path} cannot be read ({type(e).__name__}: {e}); "
+                         "delete it to start afresh") from None
+
+
+class LossLog:
+    """``loss.csv`` with a header; on resume, rows logged after the saved step are dropped
+    (they belong to work lost by the interruption)."""
+
+    def __init__(self, path: Path, columns: list[str], resume_step: int):
+        self.path = Path(path)
+        if self.path.exists():
+            with open(self.path, newline="") as f:
+                rows = list(csv.reader(f))
+            kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= resume_step]
+            if len(kept) < len(rows):
+                with open(self.path, "w", newline="") as f:
+                    csv.writer(f).writerows(kept)
+        new = not self.path.exists()
+        self._file = open(self.path, "a", newline="")
+        self._writer = csv.writer(self._file)
+        if new:
+            self._writer.writerow(columns)
+            self._file.flush()
+
+    def write(self, row: list) -> None:
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
