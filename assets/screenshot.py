@@ -1,4 +1,5 @@
-"""Regenerate assets/screenshot.png: launch the app, generate, interpolate, capture.
+"""Regenerate assets/screenshot.png (the GAN tab) and assets/screenshot-eae.png (the EAE tab):
+launch the app, generate, interpolate / reconstruct, capture.
 
     python assets/screenshot.py
 """
@@ -29,7 +30,13 @@ try:
         page.locator("#gan-gif img").wait_for(timeout=60_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ROOT / "assets" / "screenshot.png"), full_page=False)
+        page.get_by_role("tab", name="EAE · entropic autoencoder").click()
+        page.locator("#eae-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
+        page.locator("#eae-reconstruct").click()
+        page.locator("#eae-pairs img").nth(15).wait_for(state="attached", timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ROOT / "assets" / "screenshot-eae.png"), full_page=False)
         browser.close()
 finally:
     demo.close()
-print("wrote assets/screenshot.png")
+print("wrote assets/screenshot.png and assets/screenshot-eae.png")

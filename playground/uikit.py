@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .device import manager
+from .device import MAX_SEED, manager
 
 TITLE = "Generative Model Playground"
 # Device-bound events share one queue slot group, so a burst of requests cannot
@@ -31,6 +31,23 @@ Gradio API endpoint (see *Use via API* at the bottom of the page)."""
 CSS = """
 .pixelated img, .pixelated canvas { image-rendering: pixelated; }
 """
+
+
+def latent_walk_widgets(prefix: str):
+    """The latent-interpolation controls every sampling tab shows: seeds A and B, a frame
+    count and a button, then the frame strip and its GIF. Returns
+    ``(seed_a, seed_b, steps, button, strip, gif)`` for the tab to wire to its endpoint."""
+    with gr.Row():
+        seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
+        seed_b = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="Seed B")
+        steps = gr.Slider(2, 64, value=10, step=1, label="Frames")
+        button = gr.Button("Interpolate", elem_id=f"{prefix}-interpolate")
+    with gr.Row():
+        strip = gr.Gallery(label="Frames (A → B)", columns=10, rows=1, height="auto", format="png",
+                           object_fit="contain", elem_id=f"{prefix}-strip", elem_classes="pixelated", scale=3)
+        gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id=f"{prefix}-gif",
+                       buttons=["download"], elem_classes="pixelated", scale=1)
+    return seed_a, seed_b, steps, button, strip, gif
 
 
 def launch(demo: gr.Blocks, **kwargs):

@@ -42,6 +42,7 @@ def test_bench_prints_latency_per_endpoint():
     r = run("bench", "--repeats", "2")
     assert r.returncode == 0, r.stderr
     assert "gan/dcgan generate n=64" in r.stdout and "median" in r.stdout
+    assert "eae/eae generate n=64" in r.stdout and "eae/vae reconstruct 16 images" in r.stdout
 
 
 def test_train_then_resume_from_the_command_line(tmp_path):
@@ -53,3 +54,28 @@ def test_train_then_resume_from_the_command_line(tmp_path):
     assert r.returncode == 0 and "resumed su2017 from step 2" in r.stderr
     assert (tmp_path / "export" / "model.safetensors").is_file()
     assert "python -m playground train gan" in (tmp_path / "export" / "README.md").read_text()
+
+
+def test_eae_sample_eval_and_bad_arguments(tmp_path):
+    out = tmp_path / "eae.png"
+    r = run("sample", "eae", "--model", "vae", "--n", "16", "--seed", "1", "--temperature", "0.8", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2) and '"model": "eae/vae"' in Image.open(out).info["parameters"]
+    r = run("sample", "eae", "--temperature", "0", "--out", str(out))
+    assert r.returncode == 2 and "temperature must be" in r.stderr and "Traceback" not in r.stderr
+    r = run("eval", "eae", "--model", "ae-bn", "--n", "500")
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stdout.splitlines() if "FD=" in line]
+    assert lines[0].startswith("real floor") and lines[1].startswith("eae/ae-bn") and "test SSE=" in lines[1]
+
+
+def test_eae_train_then_resume_from_the_command_line(tmp_path):
+    args = ["train", "eae", "--model", "vae", "--batch-size", "16", "--latent-dim", "4", "--channels", "4",
+            "--out", str(tmp_path / "run"), "--no-progress", "--export", str(tmp_path / "export")]
+    r = run(*args, "--steps", "2")
+    assert r.returncode == 0, r.stderr
+    r = run(*args, "--steps", "4")
+    assert r.returncode == 0 and "resumed vae from step 2" in r.stderr
+    assert "python -m playground train eae --model vae" in (tmp_path / "export" / "README.md").read_text()
+    r = run("train", "eae", "--model", "eae", "--k", "0", "--out", str(tmp_path / "bad"))
+    assert r.returncode == 2 and "k must be between" in r.stderr

@@ -145,3 +145,12 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="corrupt"):
         eae.generate(2, model=str(folder))
     assert eae.generate(2, seed=0, output_type="np").shape == (2, 28, 28)  # the shipped model still works
+
+
+def test_ks_statistic_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    from playground.eae.api import ks_statistic
+
+    rng = np.random.default_rng(0)
+    for x in (rng.normal(size=500), rng.uniform(-2, 2, size=300), rng.normal(0.3, 1.5, size=1000)):
+        assert ks_statistic(x) == pytest.approx(stats.kstest(x, "norm").statistic, abs=1e-9)

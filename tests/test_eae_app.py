@@ -96,3 +96,16 @@ def test_a_bare_path_instead_of_an_upload_is_refused(client):
     with pytest.raises(AppError):
         client.predict("eae", "/etc/passwd", 4, 0, api_name="/eae_reconstruct")
     assert len(client.predict("eae", None, 2, 0, api_name="/eae_reconstruct")[0]) == 2
+
+
+def test_the_app_starts_without_a_loadable_eae_checkpoint(monkeypatch):
+    # a missing or corrupt checkpoint leaves the first-samples gallery empty; it must not stop the app
+    from playground.eae import ui as eae_ui
+    from playground.ui import build_demo
+
+    def broken(*args, **kwargs):
+        raise ValueError("checkpoint checkpoints/eae-eae is incomplete: config.json is missing")
+
+    monkeypatch.setattr(eae_ui.api, "generate", broken)
+    assert eae_ui._first_samples() == []
+    build_demo()

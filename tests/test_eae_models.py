@@ -5,7 +5,12 @@ import math
 import pytest
 import torch
 
-from playground.eae.models import Autoencoder, gaussian_entropy, knn_entropy, log_unit_ball_volume
+from playground.eae.models import (
+    Autoencoder,
+    gaussian_entropy,
+    knn_entropy,
+    log_unit_ball_volume,
+)
 
 
 def test_unit_ball_volume():

@@ -31,6 +31,9 @@ VARIATIONS = [
     {"kind": "ae-bn"},
     {"kind": "vae"},
     {"kind": "vae", "beta": 1.0},
+    {"kind": "vae", "beta": 0.1},  # added after the first ten: the calibrated VAE (beta ~ 2 MSE ~ 0.015) and
+    {"kind": "vae", "beta": 0.3},  # beta 1 bracketed the baseline's best weight, so two points in between
+    {"lam": 10.0},  # and lambda 3 beat 1 and 0.3: does the trend go on?
 ]
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 from ..checkpoints import read_json
 from ..device import MAX_SEED, check_int
 from ..images import save_tagged_gif, tag
-from ..uikit import DEVICE_EVENT, scratch_dir, ui_errors
+from ..uikit import DEVICE_EVENT, latent_walk_widgets, scratch_dir, ui_errors
 from . import api
 
 UI_MAX_N = 256
@@ -167,6 +167,17 @@ def loss_frame(path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "value", "series"])
 
 
+def _first_samples() -> list:
+    """The gallery's value on page load: the default model's first 64 samples. A missing or
+    broken checkpoint must not stop the app from starting: the gallery then starts empty and
+    Generate shows the error."""
+    try:
+        return api.generate(64, seed=0)
+    except ValueError as e:
+        print(f"EAE tab: no first samples ({e})")
+        return []
+
+
 def eae_random_seed() -> int:
     return random.randint(0, MAX_SEED)
 
@@ -185,7 +196,7 @@ def build() -> None:
                                     elem_id="eae-temperature")
             go = gr.Button("Generate", variant="primary", elem_id="eae-generate")
         with gr.Column(scale=3):
-            gallery = gr.Gallery(value=lambda: api.generate(64, seed=0), label="Samples", columns=8, height="auto",
+            gallery = gr.Gallery(value=_first_samples, label="Samples", columns=8, height="auto",
                                  format="png", object_fit="contain", buttons=["download", "download_all", "fullscreen"],
                                  elem_id="eae-gallery", elem_classes="pixelated")
     with gr.Accordion("Reconstructions", open=True):
@@ -201,16 +212,7 @@ def build() -> None:
                                    object_fit="contain", elem_id="eae-pairs", elem_classes="pixelated")
                 recon_note = gr.Markdown()
     with gr.Accordion("Latent interpolation", open=False):
-        with gr.Row():
-            seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
-            seed_b = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="Seed B")
-            steps = gr.Slider(2, 64, value=10, step=1, label="Frames")
-            walk = gr.Button("Interpolate", elem_id="eae-interpolate")
-        with gr.Row():
-            strip = gr.Gallery(label="Frames (A → B)", columns=10, rows=1, height="auto", format="png",
-                               object_fit="contain", elem_id="eae-strip", elem_classes="pixelated", scale=3)
-            gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id="eae-gif",
-                           buttons=["download"], elem_classes="pixelated", scale=1)
+        seed_a, seed_b, steps, walk, strip, gif = latent_walk_widgets("eae")
     with gr.Accordion("Latent codes: how Gaussian is the aggregate code?", open=False):
         gr.Markdown("The 10,000 test images encoded (the VAE: one posterior sample each). A generator that "
                     "samples z ~ N(0, I) works only where the codes really fill N(0, I).")

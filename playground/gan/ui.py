@@ -12,7 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from ..device import MAX_SEED, check_int
-from ..uikit import DEVICE_EVENT, scratch_dir, ui_errors
+from ..uikit import DEVICE_EVENT, latent_walk_widgets, scratch_dir, ui_errors
 from . import api
 
 UI_MAX_N = 256
@@ -80,16 +80,7 @@ def build() -> None:
                                  buttons=["download", "download_all", "fullscreen"], elem_id="gan-gallery",
                                  elem_classes="pixelated")
     with gr.Accordion("Latent interpolation", open=True):
-        with gr.Row():
-            seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
-            seed_b = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="Seed B")
-            steps = gr.Slider(2, 64, value=10, step=1, label="Frames")
-            walk = gr.Button("Interpolate", elem_id="gan-interpolate")
-        with gr.Row():
-            strip = gr.Gallery(label="Frames (A → B)", columns=10, rows=1, height="auto", format="png",
-                               object_fit="contain", elem_id="gan-strip", elem_classes="pixelated", scale=3)
-            gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id="gan-gif",
-                           buttons=["download"], elem_classes="pixelated", scale=1)
+        seed_a, seed_b, steps, walk, strip, gif = latent_walk_widgets("gan")
     with gr.Accordion("Model card", open=False):
         first_card, first_loss = gan_model_card(api.DEFAULT_ARCH)
         card = gr.Markdown(first_card, elem_id="gan-card")
