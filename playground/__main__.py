@@ -141,6 +141,10 @@ def _eval_eae(args, command: str) -> int:
     from .eae.card import write_card
 
     kinds = eae.MODELS if args.kind == "all" else (args.kind,)
+    try:
+        temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--temperatures must be comma-separated numbers, not {args.temperatures!r}") from None
     t0 = time.time()
     floor = metrics.real_floor(n=min(args.n, 10_000), data_dir=args.data_dir)
     floor_seconds = time.time() - t0
@@ -152,12 +156,19 @@ def _eval_eae(args, command: str) -> int:
         result = metrics.score_images(samples, data_dir=args.data_dir)
         recon = eae.reconstruction_error(kind, data_dir=args.data_dir)
         latent = eae.latent_report(kind, data_dir=args.data_dir)
-        seconds = time.time() - t0 + floor_seconds
         print(_metrics_line(f"eae/{kind}", result) + f"  test SSE={recon['sse']:.2f}"
               f"  FD(code,N01)={latent['fd_to_n01']:.3f}  prior coverage={latent['prior_coverage']:.3f}")
         latent.pop("qq")
+        by_temperature = [dict(temperature=1.0, **_headline(result))]
+        for t in (t for t in temperatures if t != 1.0):
+            scored = metrics.score_images(eae.generate(n=args.n, seed=args.seed, model=kind, temperature=t,
+                                                       output_type="np"), data_dir=args.data_dir)
+            by_temperature.append(dict(temperature=t, **_headline(scored)))
+            print(_metrics_line(f"eae/{kind} T={t:g}", scored))
+        seconds = time.time() - t0 + floor_seconds
         records[kind] = {"command": command, "seed": args.seed, "samples": result, "real_floor": floor,
-                         "reconstruction": recon, "latent": latent, "seconds": seconds}
+                         "reconstruction": recon, "latent": latent,
+                         "by_temperature": sorted(by_temperature, key=lambda r: r["temperature"]), "seconds": seconds}
     if args.write_card:
         for kind, record in records.items():
             (eae.model_dir(kind) / "metrics.json").write_text(json.dumps(record, indent=2))
@@ -165,6 +176,10 @@ def _eval_eae(args, command: str) -> int:
             if (eae.model_dir(kind) / "config.json").is_file():
                 print(f"  wrote {write_card(kind, eae.model_dir(kind))}")
     return 0
+
+
+def _headline(m: dict) -> dict:
+    return {key: m[key] for key in ("n", "fd", "kid", "precision", "recall")}
 
 
 def _metrics_line(name: str, m: dict) -> str:
@@ -312,6 +327,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--write-card", action="store_true", help="store metrics.json and rewrite the model card")
+    p.add_argument("--temperatures", default="0.7,0.85",
+                   help="eae: also score at these latent temperatures (comma-separated; '' for none)")
     _add_threads(p)
     p.set_defaults(func=cmd_eval)
 

@@ -63,10 +63,13 @@ def test_eae_sample_eval_and_bad_arguments(tmp_path):
     assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2) and '"model": "eae/vae"' in Image.open(out).info["parameters"]
     r = run("sample", "eae", "--temperature", "0", "--out", str(out))
     assert r.returncode == 2 and "temperature must be" in r.stderr and "Traceback" not in r.stderr
-    r = run("eval", "eae", "--model", "ae-bn", "--n", "500")
+    r = run("eval", "eae", "--model", "ae-bn", "--n", "500", "--temperatures", "0.7")
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stdout.splitlines() if "FD=" in line]
     assert lines[0].startswith("real floor") and lines[1].startswith("eae/ae-bn") and "test SSE=" in lines[1]
+    assert lines[2].startswith("eae/ae-bn T=0.7") and len(lines) == 3
+    r = run("eval", "eae", "--temperatures", "0.7,cold")
+    assert r.returncode == 2 and "--temperatures must be" in r.stderr
 
 
 def test_eae_train_then_resume_from_the_command_line(tmp_path):

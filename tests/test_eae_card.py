@@ -25,7 +25,8 @@ def _write(folder, kind, fd, sse, coverage, beta=None):
               "prior_coverage": coverage}
     metrics = {"command": "python -m playground eval eae --write-card", "samples": _scores(fd),
                "real_floor": _scores(1.0, 0.87, 0.88), "reconstruction": {"sse": sse, "mse": sse / 784},
-               "latent": latent, "seconds": 12.0}
+               "latent": latent, "seconds": 12.0,
+               "by_temperature": [dict(_scores(fd * 0.8), temperature=0.7), dict(_scores(fd), temperature=1.0)]}
     (folder / "training.json").write_text(json.dumps(training))
     (folder / "metrics.json").write_text(json.dumps(metrics))
 
@@ -46,6 +47,7 @@ def test_the_verdict_follows_the_measured_fd(tmp_path, eae_fd, vae_fd, word):
     assert f"FD {eae_fd:.2f} vs {vae_fd:.2f}" in text
     assert "| `ae-bn` | 550.00 |" in text and "a note on eae" in text
     assert "beta 0.3" in card.render("vae", tmp_path / "eae-vae")
+    assert f"| 0.7 | {0.8 * eae_fd:.2f} |" in text and f"`eae` FD {0.8 * eae_fd:.2f} (T = 0.7)" in text
 
 
 def test_an_unmeasured_model_says_how_to_measure_it(tmp_path):
