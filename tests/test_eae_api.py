@@ -90,7 +90,8 @@ def test_latent_report(model):
     d = r["latent_dim"]
     assert r["n"] == 10_000 and len(r["mean"]) == len(r["std"]) == d
     assert r["entropy_max_unit_variance"] == pytest.approx(0.5 * d * np.log(2 * np.pi * np.e), abs=1e-3)
-    assert 0 <= r["prior_coverage"] <= 1 and 0 <= r["ks_mean"] <= r["ks_max"] <= 1 and r["fd_to_n01"] >= 0
+    assert 0 < r["prior_coverage"] < 1 and 0 < r["ks_mean"] < r["ks_max"] < 0.5 and 0 < r["fd_to_n01"] < 10
+    assert r["entropy_knn"] < r["entropy_knn_of_n01_samples"] + 1  # no code is more spread than N(0, I)
     assert len(r["qq"]["normal"]) == len(r["qq"]["pooled"]) == 99
     if model != "vae":  # BatchNorm pins every dimension near mean 0, std 1 (running statistics)
         assert np.abs(r["mean"]).max() < 0.2 and np.abs(np.array(r["std"]) - 1).max() < 0.2
@@ -121,6 +122,9 @@ def test_latent_report(model):
         (lambda: eae.reconstruct([b"not an image"]), "not an image"),
         (lambda: eae.reconstruct(["/nonexistent/file.png"]), "not a readable image file"),
         (lambda: eae.latent_report("biggan"), "model must be one of"),
+        (lambda: eae.latent_report(k=0), "k must be between 1 and 100"),
+        (lambda: eae.latent_report(k="5"), "k must be an integer"),
+        (lambda: eae.latent_report(seed=-2), "seed must be between"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(call, match):
@@ -154,3 +158,21 @@ def test_ks_statistic_matches_scipy():
     rng = np.random.default_rng(0)
     for x in (rng.normal(size=500), rng.uniform(-2, 2, size=300), rng.normal(0.3, 1.5, size=1000)):
         assert ks_statistic(x) == pytest.approx(stats.kstest(x, "norm").statistic, abs=1e-9)
+
+
+def test_fd_to_standard_normal_closed_form():
+    from playground.eae.api import fd_to_standard_normal
+
+    rng = np.random.default_rng(0)
+    assert fd_to_standard_normal(rng.standard_normal((20_000, 8))) == pytest.approx(0, abs=0.01)
+    # N(1, 4 I) in 3-d: ||mu||^2 + tr S + d - 2 tr S^1/2 = 3 + 12 + 3 - 12 = 6
+    assert fd_to_standard_normal(1 + 2 * rng.standard_normal((50_000, 3))) == pytest.approx(6, rel=0.03)
+
+
+def test_a_colour_array_is_one_image():
+    rgb = np.zeros((40, 30, 3), np.uint8)
+    rgb[10:30, 10:20] = (200, 100, 50)
+    inputs, recon = eae.reconstruct(rgb, output_type="np")
+    assert inputs.shape == recon.shape == (1, 28, 28) and inputs.max() > 0
+    inputs, _ = eae.reconstruct(np.zeros((5, 28, 28), np.float32), output_type="np")  # a greyscale batch
+    assert inputs.shape == (5, 28, 28)

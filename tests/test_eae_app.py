@@ -1,7 +1,9 @@
 """The EAE tab through gradio_client against the launched app, bad inputs included."""
 
 import json
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from gradio_client import handle_file
@@ -90,6 +92,19 @@ def test_an_uploaded_non_image_is_refused(client, tmp_path):
         client.predict("eae", [handle_file(str(bad))], 4, 0, api_name="/eae_reconstruct")
 
 
+@pytest.mark.parametrize("path", ["/etc/passwd", str(Path(__file__).resolve())])
+def test_a_server_path_dressed_as_an_upload_is_refused(app_url, client, path):
+    # a raw HTTP call (no client-side upload) naming a server file as FileData: Gradio refuses to
+    # move a file no user uploaded into its cache, so the handler never sees the path
+    url = f"{app_url.rstrip('/')}/gradio_api/call/eae_reconstruct"
+    payload = [{"path": path, "meta": {"_type": "gradio.FileData"}}]
+    event = httpx.post(url, json={"data": ["eae", payload, 4, 0]}, timeout=30).json()["event_id"]
+    with httpx.stream("GET", f"{url}/{event}", timeout=60) as stream:
+        reply = "".join(stream.iter_text())
+    assert reply.startswith("event: error") and "root:" not in reply
+    assert len(client.predict("eae", None, 2, 0, api_name="/eae_reconstruct")[0]) == 2
+
+
 def test_a_bare_path_instead_of_an_upload_is_refused(client):
     # Gradio itself validates file payloads before the handler runs: a bare server path is rejected
     # (with Gradio's generic message) and never opened; the server keeps serving.
@@ -109,3 +124,15 @@ def test_the_app_starts_without_a_loadable_eae_checkpoint(monkeypatch):
     monkeypatch.setattr(eae_ui.api, "generate", broken)
     assert eae_ui._first_samples() == []
     build_demo()
+
+
+def test_metrics_table_leaves_out_unreadable_metrics(monkeypatch, tmp_path):
+    from playground.eae import ui as eae_ui
+
+    assert list(eae_ui.metrics_table()["model"]) == ["eae", "ae-bn", "vae", "real floor"]  # the shipped ones
+    for kind, text in {"eae": '{"samples": {"fd": 1.0}}', "ae-bn": "{not json", "vae": None}.items():
+        (tmp_path / kind).mkdir()
+        if text:
+            (tmp_path / kind / "metrics.json").write_text(text)
+    monkeypatch.setattr(eae_ui.api, "model_dir", lambda kind: tmp_path / kind)
+    assert eae_ui.metrics_table().empty  # partial, corrupt and missing files: no rows, no crash

@@ -72,3 +72,12 @@ def test_sweep_findings_and_collect_order(tmp_path):
     assert "uses other settings" in "\n".join(card.sweep_findings(records, shipped=centre["config"]))
     table = "\n".join(card.sweep_table(records))
     assert "| `vae-d32-beta1` | 32 | - | beta 1 | - | 400.00 |" in table
+
+
+def test_a_sweep_rerun_skips_configs_already_scored(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    names = [sweep.run_name(c) for c in sweep.configs(2)]
+    (out / "results.jsonl").write_text("".join(json.dumps({"name": n}) + "\n" for n in names))
+    assert sweep.run(out, steps=2) == []  # nothing trained
+    assert capsys.readouterr().out.count("skipped") == len(names)

@@ -69,6 +69,25 @@ def test_entropy_term_enters_the_eae_loss_only():
     vae = Autoencoder("vae", 4, 4)
     loss, info = compute_loss(vae, x, TrainConfig(kind="vae", beta=2.0, batch_size=32, latent_dim=4), 10)
     assert info["loss"] == pytest.approx(info["sse"] + 2.0 * info["reg"], rel=1e-4) and info["reg"] >= 0
+    loss, info = compute_loss(vae, x, TrainConfig(kind="vae", beta=None, batch_size=32, latent_dim=4), 10)
+    assert torch.isfinite(loss)  # the calibrated decoder: sigma^2 = batch MSE
+
+
+def test_the_entropy_gradient_reaches_the_encoder():
+    # with lambda > 0 the encoder's gradient changes: the entropy term is not detached
+    from playground.eae.models import Autoencoder
+
+    torch.manual_seed(0)
+    x = torch.rand(32, 1, 28, 28)
+    grads = []
+    for lam in (0.0, 5.0):
+        torch.manual_seed(1)  # the same initial weights both times
+        net = Autoencoder("eae", 4, 4)
+        loss, _ = compute_loss(net, x, TrainConfig(kind="eae", lam=lam, warmup=0, batch_size=32, latent_dim=4,
+                                                   channels=4), 10)
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for n, p in net.named_parameters() if n.startswith("encoder")]))
+    assert not torch.allclose(grads[0], grads[1])
 
 
 def test_bad_configurations():
@@ -76,6 +95,14 @@ def test_bad_configurations():
         TrainConfig(kind="gan")
     with pytest.raises(ValueError, match="k must be between"):
         TrainConfig(kind="eae", k=16, batch_size=16)
+    with pytest.raises(ValueError, match="lam .* must be a number >= 0"):
+        TrainConfig(kind="eae", lam=-1.0)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        TrainConfig(lr=0.0)
+    with pytest.raises(ValueError, match="warmup must be >= 0"):
+        TrainConfig(kind="eae", warmup=-5)
+    with pytest.raises(ValueError, match="beta .* must be a positive number"):
+        TrainConfig(kind="vae", beta=-0.3)
 
 
 def test_resume_refuses_a_different_configuration(tmp_path):

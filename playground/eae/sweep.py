@@ -56,10 +56,16 @@ def run(out: str | Path, steps: int, part: int = 0, parts: int = 1, n: int = 500
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
+    done = set()  # configs already scored (a rerun after an interruption skips them)
+    if (out / "results.jsonl").exists():
+        done = {json.loads(line)["name"] for line in (out / "results.jsonl").read_text().splitlines() if line.strip()}
     for i, c in enumerate(configs(steps)):
         if i % parts != part:
             continue
         name = run_name(c)
+        if name in done:
+            print(f"{name}: already in {out / 'results.jsonl'}, skipped", flush=True)
+            continue
         config = TrainConfig(**c)
         export = out / name / "export"
         t0 = time.time()

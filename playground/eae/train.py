@@ -65,6 +65,14 @@ class TrainConfig:
         for name in ("steps", "batch_size", "latent_dim", "channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, not {self.lr!r}")
+        if not (math.isfinite(self.lam) and self.lam >= 0):
+            raise ValueError(f"lam (the entropy weight) must be a number >= 0, not {self.lam!r}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
+        if self.beta is not None and not (math.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f"beta (the VAE's KL weight) must be a positive number, not {self.beta!r}")
 
 
 def lam_at(config: TrainConfig, step: int) -> float:
