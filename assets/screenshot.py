@@ -34,6 +34,8 @@ try:
         page.locator("#eae-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
         page.locator("#eae-reconstruct").click()
         page.locator("#eae-pairs img").nth(15).wait_for(state="attached", timeout=60_000)
+        page.set_viewport_size({"width": 1280, "height": 1350})  # samples and reconstructions in one frame
+        page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ROOT / "assets" / "screenshot-eae.png"), full_page=False)
         browser.close()

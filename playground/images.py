@@ -3,19 +3,23 @@ grids and animated GIFs."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import uuid
 
 import numpy as np
 import torch
-from PIL import Image, PngImagePlugin
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from torchvision.utils import make_grid
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Float images in [0, 1], shape (N, 1, H, W) -> uint8 array (N, H, W)."""
-    x = images.detach().float().clamp_(0, 1).mul_(255).round_().to(torch.uint8)
-    return x.squeeze(1).cpu().numpy()
+    """Float images in [0, 1], shape (N, 1, H, W) -> uint8 array (N, H, W);
+    colour (N, 3, H, W) -> (N, H, W, 3)."""
+    x = images.detach().float().clamp(0, 1).mul_(255).round_().to(torch.uint8)
+    x = x.squeeze(1) if x.shape[1] == 1 else x.permute(0, 2, 3, 1)
+    return x.cpu().numpy()
 
 
 def tag(image: Image.Image, params: dict) -> Image.Image:
@@ -39,8 +43,9 @@ def save_png(image: Image.Image, path) -> None:
 
 
 def to_pil(array: np.ndarray, params: list[dict] | None = None) -> list[Image.Image]:
-    """uint8 (N, H, W) -> list of greyscale PIL images, each tagged with its parameters."""
-    images = [Image.fromarray(a, mode="L") for a in array]
+    """uint8 (N, H, W) or (N, H, W, 3) -> list of greyscale (or RGB) PIL images, each tagged
+    with its parameters."""
+    images = [Image.fromarray(np.ascontiguousarray(a)) for a in array]
     if params is not None:
         images = [tag(im, p) for im, p in zip(images, params)]
     return images
@@ -72,3 +77,69 @@ def save_tagged_gif(frames: list[Image.Image], path, **kwargs):
                           "request_id": uuid.uuid4().hex})
     save_gif(frames, path, comment=comment, **kwargs)
     return Path(path)
+
+
+def open_image(image) -> Image.Image:
+    """Any one image (PIL, array (H, W), (H, W, 3|4) or (1|3, H, W), tensor, file path or bytes)
+    -> a PIL image in mode L or RGB; transparency is composited onto black. Anything else is a
+    ``ValueError`` saying what is accepted."""
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            image = Image.open(image)
+            image.load()
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            raise ValueError(f"{str(image)[:200]!r} is not a readable image file ({type(e).__name__})") from None
+    elif isinstance(image, (bytes, bytearray)):
+        try:
+            image = Image.open(io.BytesIO(image))
+            image.load()
+        except (OSError, UnidentifiedImageError) as e:
+            raise ValueError(f"the bytes given are not an image ({type(e).__name__})") from None
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if isinstance(image, np.ndarray):
+        a = np.squeeze(image)
+        if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
+            a = np.moveaxis(a, 0, -1)
+        if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or a.size == 0:
+            raise ValueError(f"an image array must be (H, W), (H, W, 3|4) or (1|3, H, W), not shape {image.shape}")
+        if a.dtype == np.uint8:
+            pass
+        elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
+            a = a.astype(np.float64)
+            if not np.isfinite(a).all():
+                raise ValueError("image array has NaN or infinite values")
+            a = np.clip(a * 255 if a.max() <= 1.0 else a, 0, 255).round().astype(np.uint8)
+        else:
+            raise ValueError(f"image array must hold numbers, not {a.dtype}")
+        image = Image.fromarray(a)
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"expected a PIL image, an array, a file path or bytes, not {type(image).__name__}")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        background = Image.new("RGBA", image.size, (0, 0, 0, 255))  # transparent -> black background
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    return image.convert("RGB") if image.mode not in ("L", "RGB") else image
+
+
+def to_fashion_image(image) -> np.ndarray:
+    """Any one image (see ``open_image``) -> uint8 (28, 28), light garment on black.
+
+    Colour becomes greyscale; other sizes are fitted into 28x28 keeping the aspect ratio.
+    A picture with a light background (a photo of a garment on white) is inverted, since
+    Fashion-MNIST draws garments light on a black background.
+    """
+    image = open_image(image)
+    grey = image.convert("L")
+    if grey.size != (28, 28):
+        scale = 28 / max(grey.size)  # fit inside 28x28, up or down, keeping the aspect ratio
+        grey = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))), Image.LANCZOS)
+        canvas = Image.new("L", (28, 28), 0)
+        a = np.asarray(grey)
+        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+        if np.median(border) > 127:  # light background: invert first, so padding stays background
+            grey = Image.fromarray(255 - a)
+        canvas.paste(grey, ((28 - grey.width) // 2, (28 - grey.height) // 2))
+        return np.asarray(canvas, dtype=np.uint8).copy()
+    a = np.asarray(grey, dtype=np.uint8)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return (255 - a if np.median(border) > 127 else a).copy()

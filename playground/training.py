@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -107,3 +108,37 @@ class LossLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+def check_resumable(state: dict, config: dict, state_path: Path) -> None:
+    """A saved state may be resumed only with the configuration it was written with
+    (``steps`` may change: a run can be extended or cut short)."""
+    saved = {k: v for k, v in state["config"].items() if k != "steps"}
+    if saved != {k: v for k, v in config.items() if k != "steps"}:
+        raise ValueError(
+            f"{state_path} was written with a different configuration (only --steps may change "
+            "on resume); use another --out folder or delete it to start afresh."
+        )
+
+
+class SaveClock:
+    """When to save and when to stop, decided alike in every process of a data-parallel run
+    (flags summed over processes), so that saves stay collective."""
+
+    def __init__(self, acc, save_minutes: float, max_minutes: float | None):
+        self.acc, self.save_minutes, self.max_minutes = acc, save_minutes, max_minutes
+        self.start = self.last_save = time.time()
+
+    def due(self) -> tuple[bool, bool]:
+        """(save now, stop now)."""
+        import torch
+
+        now = time.time()
+        flags = torch.tensor([float(now - self.last_save > self.save_minutes * 60),
+                              float(self.max_minutes is not None and now - self.start > self.max_minutes * 60)])
+        if self.acc.num_processes > 1:
+            flags = self.acc.reduce(flags.to(self.acc.device), reduction="sum")
+        return bool(flags[0] > 0), bool(flags[1] > 0)
+
+    def saved(self) -> None:
+        self.last_save = time.time()

@@ -70,6 +70,16 @@ def ui_errors(fn):
     return wrapper
 
 
+def card_markdown(folder: Path) -> str:
+    """A checkpoint's model card (README.md) for display in the app: the Hub front matter and
+    the image links (they resolve on the Hub, not here) left out."""
+    card = Path(folder) / "README.md"
+    text = card.read_text() if card.is_file() else f"No model card found in `{folder}`."
+    if text.startswith("---"):  # Hub metadata
+        text = text.split("---", 2)[-1]
+    return "\n".join(line for line in text.splitlines() if not line.startswith("!["))
+
+
 def scratch_dir(max_age_s: float = 3600) -> Path:
     """Where files (GIFs) wait for Gradio to copy them into its cache; old ones are pruned."""
     folder = Path(tempfile.gettempdir()) / "playground-scratch"

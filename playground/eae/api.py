@@ -7,7 +7,6 @@ folder written by ``python -m playground train eae --export``.
 
 from __future__ import annotations
 
-import io
 import math
 import numbers
 import os
@@ -15,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..checkpoints import checkpoint_dir, load_pretrained
 from ..device import check_int, manager, validate_seed
-from ..images import to_pil, to_uint8
+from ..images import to_fashion_image, to_pil, to_uint8
 from ..latent import slerp
 from .models import KINDS, Autoencoder, gaussian_entropy, knn_entropy
 
@@ -120,63 +119,6 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, model: str = DEFAULT_M
 
 
 # --------------------------------------------------------------------------- reconstruct
-def to_fashion_image(image) -> np.ndarray:
-    """Any one image (PIL, array, path or bytes) -> uint8 (28, 28), light garment on black.
-
-    Colour becomes greyscale; other sizes are fitted into 28x28 keeping the aspect ratio.
-    A picture with a light background (a photo of a garment on white) is inverted, since
-    Fashion-MNIST draws garments light on a black background.
-    """
-    if isinstance(image, (str, os.PathLike)):
-        try:
-            image = Image.open(image)
-            image.load()
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            raise ValueError(f"{str(image)[:200]!r} is not a readable image file ({type(e).__name__})") from None
-    elif isinstance(image, (bytes, bytearray)):
-        try:
-            image = Image.open(io.BytesIO(image))
-            image.load()
-        except (OSError, UnidentifiedImageError) as e:
-            raise ValueError(f"the bytes given are not an image ({type(e).__name__})") from None
-    if isinstance(image, torch.Tensor):
-        image = image.detach().cpu().numpy()
-    if isinstance(image, np.ndarray):
-        a = np.squeeze(image)
-        if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
-            a = np.moveaxis(a, 0, -1)
-        if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or a.size == 0:
-            raise ValueError(f"an image array must be (H, W), (H, W, 3|4) or (1|3, H, W), not shape {image.shape}")
-        if a.dtype == np.uint8:
-            pass
-        elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
-            a = a.astype(np.float64)
-            if not np.isfinite(a).all():
-                raise ValueError("image array has NaN or infinite values")
-            a = np.clip(a * 255 if a.max() <= 1.0 else a, 0, 255).round().astype(np.uint8)
-        else:
-            raise ValueError(f"image array must hold numbers, not {a.dtype}")
-        image = Image.fromarray(a)
-    if not isinstance(image, Image.Image):
-        raise ValueError(f"expected a PIL image, an array, a file path or bytes, not {type(image).__name__}")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        background = Image.new("RGBA", image.size, (0, 0, 0, 255))  # transparent -> black background
-        image = Image.alpha_composite(background, image.convert("RGBA"))
-    grey = image.convert("L")
-    if grey.size != (28, 28):
-        grey.thumbnail((28, 28), Image.LANCZOS)
-        canvas = Image.new("L", (28, 28), 0)
-        a = np.asarray(grey)
-        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-        if np.median(border) > 127:  # light background: invert first, so padding stays background
-            grey = Image.fromarray(255 - a)
-        canvas.paste(grey, ((28 - grey.width) // 2, (28 - grey.height) // 2))
-        return np.asarray(canvas, dtype=np.uint8).copy()
-    a = np.asarray(grey, dtype=np.uint8)
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    return (255 - a if np.median(border) > 127 else a).copy()
-
-
 def _as_batch(images) -> np.ndarray:
     if isinstance(images, np.ndarray) and images.ndim == 3 and images.dtype == np.uint8 \
             and images.shape[1:] == (28, 28):

@@ -31,7 +31,7 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
-from ..training import BatchStream, LossLog, atomic_torch_save, load_state
+from ..training import BatchStream, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state
 from .card import write_card
 from .models import KINDS, Autoencoder, knn_entropy
 
@@ -151,12 +151,7 @@ def train(
     state_path = out / "state.pt"
     state = load_state(state_path, "cpu")
     if state is not None:
-        saved = {k: v for k, v in state["config"].items() if k != "steps"}
-        if saved != {k: v for k, v in asdict(config).items() if k != "steps"}:
-            raise ValueError(
-                f"{state_path} was written with a different configuration (only --steps may change "
-                "on resume); use another --out folder or delete it to start afresh."
-            )
+        check_resumable(state, asdict(config), state_path)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         stream.load_state_dict(state["stream"])
@@ -192,7 +187,8 @@ def train(
     log = LossLog(out / "loss.csv", ["step", "loss", "sse", "entropy" if config.kind != "vae" else "kl", "lam",
                                      "minutes"], step) if main else None
 
-    t0, c0, last_save = time.time(), time.process_time(), time.time()
+    t0, c0 = time.time(), time.process_time()
+    clock = SaveClock(acc, save_minutes, max_minutes)
     start_elapsed, start_cpu = elapsed, cpu_elapsed
     bar = tqdm(total=config.steps, initial=step, desc=f"eae/{config.kind}", disable=not (progress and main),
                dynamic_ncols=True)
@@ -219,14 +215,11 @@ def train(
                 bar.set_postfix(sse=f"{info['sse']:.2f}", reg=f"{info['reg']:.2f}")
             if step % sample_every == 0 or step == config.steps:
                 save_samples()
-            # every process decides alike (the main process's clock), so saves stay collective
-            due = torch.tensor([float(time.time() - last_save > save_minutes * 60),
-                                float(max_minutes is not None and time.time() - t0 > max_minutes * 60)])
-            due = acc.reduce(due.to(device), reduction="sum") if acc.num_processes > 1 else due
-            if due[0] > 0:
+            save_now, stop_now = clock.due()
+            if save_now:
                 save_state()
-                last_save = time.time()
-            if due[1] > 0 and step < config.steps:
+                clock.saved()
+            if stop_now and step < config.steps:
                 stopped_early = True
                 break
     except KeyboardInterrupt:  # Ctrl-C: keep the work done since the last save

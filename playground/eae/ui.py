@@ -16,7 +16,7 @@ from PIL import Image
 from ..checkpoints import read_json
 from ..device import MAX_SEED, check_int
 from ..images import save_tagged_gif, tag
-from ..uikit import DEVICE_EVENT, latent_walk_widgets, scratch_dir, ui_errors
+from ..uikit import DEVICE_EVENT, card_markdown, latent_walk_widgets, scratch_dir, ui_errors
 from . import api
 
 UI_MAX_N = 256
@@ -150,12 +150,7 @@ def metrics_table() -> pd.DataFrame:
 def eae_model_card(model: str):
     """The checkpoint's model card (Markdown) and its training curves."""
     folder = api.model_dir(_shipped(model))
-    card = folder / "README.md"
-    text = card.read_text() if card.is_file() else f"No model card found in `{folder}`."
-    if text.startswith("---"):
-        text = text.split("---", 2)[-1]
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
-    return text, loss_frame(folder / "loss.csv")
+    return card_markdown(folder), loss_frame(folder / "loss.csv")
 
 
 def loss_frame(path) -> pd.DataFrame:

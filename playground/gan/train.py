@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
 from ..device import manager
-from ..training import BatchStream, LossLog, atomic_torch_save, autocast, load_state
+from ..training import BatchStream, LossLog, atomic_torch_save, autocast, check_resumable, load_state
 from .card import write_card
 from .models import ARCHITECTURES
 
@@ -129,12 +129,7 @@ def train(
     state_path = out / "state.pt"
     state = load_state(state_path, device)
     if state is not None:
-        saved = {k: v for k, v in state["config"].items() if k != "steps"}
-        if saved != {k: v for k, v in asdict(config).items() if k != "steps"}:
-            raise ValueError(
-                f"{state_path} was written with a different configuration (only --steps may change "
-                "on resume); use another --out folder or delete it to start afresh."
-            )
+        check_resumable(state, asdict(config), state_path)
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         opt_g.load_state_dict(state["opt_g"])

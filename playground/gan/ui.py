@@ -12,7 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from ..device import MAX_SEED, check_int
-from ..uikit import DEVICE_EVENT, latent_walk_widgets, scratch_dir, ui_errors
+from ..uikit import DEVICE_EVENT, card_markdown, latent_walk_widgets, scratch_dir, ui_errors
 from . import api
 
 UI_MAX_N = 256
@@ -46,13 +46,7 @@ def gan_random_seed() -> int:
 def gan_model_card(arch: str):
     """The checkpoint's model card (Markdown) and its training-loss curve."""
     folder = api.model_dir(arch)
-    card = folder / "README.md"
-    text = card.read_text() if card.is_file() else f"No model card found in `{folder}`."
-    if text.startswith("---"):  # Hub metadata
-        text = text.split("---", 2)[-1]
-    # relative image links resolve on the Hub, not here
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("!["))
-    return text, loss_frame(folder / "loss.csv")
+    return card_markdown(folder), loss_frame(folder / "loss.csv")
 
 
 def loss_frame(path: Path) -> pd.DataFrame:

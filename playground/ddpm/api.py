@@ -1,0 +1,261 @@
+"""The DDPM tab's Python API: ``generate``, ``frames`` (streaming) and ``interpolate``.
+
+The UI calls exactly these. ``model=None`` is the shipped Fashion-MNIST pipeline
+(``checkpoints/ddpm-fashion``); any other diffusers unconditional pipeline can be named by
+its folder or its Hugging Face Hub id (``"google/ddpm-cifar10-32"``), loaded from
+safetensors only. RGB models give RGB images.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoints import checkpoint_dir
+from ..device import check_int, manager, validate_seed
+from ..images import open_image, to_fashion_image, to_pil, to_uint8
+from .pipeline import SAMPLERS, denoise, make_sampler
+
+SHIPPED = "ddpm-fashion"  # folder under checkpoints/
+MAX_N = 10_000
+MAX_FRAMES_N = 64  # frames(): images per streamed call
+BATCH = 500  # images per U-Net batch in generate
+OUTPUT_TYPES = ("pil", "np")
+DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm++": 25}
+PRESETS = {  # the tab's presets: (sampler, steps)
+    "fast": ("dpm++", 10),
+    "balanced": ("dpm++", 25),
+    "faithful": ("ddpm", 1000),
+}
+
+
+# --------------------------------------------------------------------------- checks
+def _check_sampler(sampler) -> str:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {sampler!r}")
+    return sampler
+
+
+def _check_eta(eta) -> float:
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or not 0 <= eta <= 1:
+        raise ValueError(f"eta must be a number in [0, 1], not {eta!r}")
+    return float(eta)
+
+
+def _check_output_type(output_type) -> None:
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+
+
+def _check_model(model) -> str:
+    """None -> the shipped pipeline; else a pipeline folder or a Hub id, as a string."""
+    if model is None:
+        return SHIPPED
+    if isinstance(model, os.PathLike):
+        model = str(model)
+    if not isinstance(model, str) or not model.strip() or len(model) > 300 or "\x00" in model:
+        raise ValueError(f"model must be None (the shipped model), a diffusers pipeline folder or a Hugging Face "
+                         f"Hub id such as 'google/ddpm-cifar10-32', not {str(model)[:100]!r}")
+    return model.strip()
+
+
+# --------------------------------------------------------------------------- loading
+def model_dir(model: str | None = None) -> Path:
+    """The local folder of a shipped or folder model (Hub ids have none until downloaded)."""
+    model = _check_model(model)
+    return checkpoint_dir(SHIPPED) if model == SHIPPED else Path(model)
+
+
+def _load_pipeline_parts(model: str):
+    """(unet, training scheduler) of a pipeline folder or Hub id, weights from safetensors only."""
+    from diffusers import DDPMPipeline, DDPMScheduler
+
+    local = model_dir(model) if model == SHIPPED or os.path.isdir(model) else None
+    if model == SHIPPED and not (local / "model_index.json").is_file():
+        raise ValueError(f"checkpoint {local} is missing or incomplete (no model_index.json)")
+    try:
+        pipe = DDPMPipeline.from_pretrained(local or model, use_safetensors=True)
+    except Exception as e:
+        if local is not None:
+            raise ValueError(f"checkpoint {local} is corrupt or not a diffusers DDPM pipeline folder "
+                             f"({type(e).__name__}: {str(e)[:300]})") from None
+        raise ValueError(f"could not load {model!r}: it is not a local pipeline folder, and fetching it from the "
+                         f"Hugging Face Hub failed (offline? unknown id? no safetensors weights?): "
+                         f"{type(e).__name__}: {str(e)[:300]}") from None
+    scheduler = pipe.scheduler
+    if not isinstance(scheduler, DDPMScheduler):
+        scheduler = DDPMScheduler.from_config(scheduler.config)
+    return pipe.unet, scheduler
+
+
+def load_unet(model: str | None = None):
+    """The model's U-Net, loaded once and cached by the device manager; its training
+    scheduler rides along as ``unet.noise_scheduler``."""
+    model = _check_model(model)
+
+    def loader():
+        unet, scheduler = _load_pipeline_parts(model)
+        unet.noise_scheduler = scheduler
+        return unet
+
+    return manager.get(f"ddpm/{model}", loader)
+
+
+def _check_steps(steps, unet) -> int:
+    return check_int("steps", steps, 1, unet.noise_scheduler.config.num_train_timesteps)
+
+
+def _shape(unet) -> tuple[int, int, int]:
+    size = unet.config.sample_size
+    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    return unet.config.in_channels, h, w
+
+
+def _autocast() -> bool:
+    """bfloat16 autocast for sampling on a CPU (measured faster here; see the model card)."""
+    return manager.device.type == "cpu" and os.environ.get("PLAYGROUND_DDPM_BF16", "1") != "0"
+
+
+def _to_unit(x: torch.Tensor) -> torch.Tensor:
+    return ((x.float() + 1) / 2).clamp(0, 1)
+
+
+def _params(model: str, **kw) -> dict:
+    return {"model": f"ddpm/{model}", **kw}
+
+
+# --------------------------------------------------------------------------- sampling
+@manager.gpu(duration=120)
+def _sample(model: str, n: int, steps: int, sampler: str, eta: float, seed: int) -> np.ndarray:
+    unet = load_unet(model)
+    g = manager.generator(seed)
+    out = []
+    with manager.inference():
+        for start in range(0, n, BATCH):
+            m = min(BATCH, n - start)
+            x = torch.randn((m, *_shape(unet)), generator=g).to(manager.device)
+            for _, _, x, _ in denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g, autocast=_autocast()):
+                pass
+            out.append(to_uint8(_to_unit(x)))
+    return np.concatenate(out)
+
+
+def generate(n: int = 16, steps: int = 25, sampler: str = "dpm++", eta: float = 0.0, seed: int | None = None,
+             model: str | None = None, output_type: str = "pil"):
+    """Draw ``n`` images (1 to 10,000) with ``sampler`` ("ddpm", "ddim" or "dpm++") in ``steps``
+    denoising steps (1 to the schedule's T, 1000 for the shipped model).
+
+    ``eta`` (0 to 1) is DDIM's stochasticity (0: deterministic); the other samplers ignore it.
+    The same ``seed`` gives the same images (``None`` draws one, recorded in each PNG's
+    parameters). Returns PIL images, or with ``output_type="np"`` a uint8 array: (n, 28, 28)
+    for the shipped model, (n, H, W, 3) for an RGB one.
+    """
+    n = check_int("n", n, 1, MAX_N)
+    sampler, eta = _check_sampler(sampler), _check_eta(eta)
+    _check_output_type(output_type)
+    seed = validate_seed(seed)
+    model = _check_model(model)
+    steps = _check_steps(steps, load_unet(model))
+    images = _sample(model, n, steps, sampler, eta, seed)
+    if output_type == "np":
+        return images
+    return to_pil(images, [_params(model, sampler=sampler, steps=steps, eta=eta, seed=seed, n=n, index=i)
+                           for i in range(n)])
+
+
+def frames(n: int = 16, steps: int = 25, sampler: str = "dpm++", eta: float = 0.0, seed: int | None = None,
+           model: str | None = None, output_type: str = "pil") -> Iterator[dict]:
+    """The denoising of ``generate(n, steps, sampler, eta, seed, model)`` step by step (n up to 64).
+
+    Yields, after each U-Net call, ``{"step": i (1-based), "steps": total, "t": timestep,
+    "x_t": images, "x0": images, "seed": seed}``: the current noisy images and the model's
+    estimate of the clean ones (PIL lists, or uint8 arrays with ``output_type="np"``). The
+    last ``x_t`` equals ``generate(...)`` with the same arguments.
+    """
+    n = check_int("n", n, 1, MAX_FRAMES_N)
+    sampler, eta = _check_sampler(sampler), _check_eta(eta)
+    _check_output_type(output_type)
+    seed = validate_seed(seed)
+    model = _check_model(model)
+    unet = load_unet(model)
+    steps = _check_steps(steps, unet)
+    return _frames(model, unet, n, steps, sampler, eta, seed, output_type)
+
+
+def _frames(model, unet, n, steps, sampler, eta, seed, output_type):
+    g = manager.generator(seed)
+    x = torch.randn((n, *_shape(unet)), generator=g).to(manager.device)
+    with manager.inference():
+        for i, t, x, x0 in denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g, autocast=_autocast()):
+            xt_img, x0_img = to_uint8(_to_unit(x)), to_uint8(_to_unit(x0))
+            if output_type == "pil":
+                p = _params(model, sampler=sampler, steps=steps, eta=eta, seed=seed, n=n, step=i + 1, t=t)
+                xt_img = to_pil(xt_img, [dict(p, index=k, image="x_t") for k in range(n)])
+                x0_img = to_pil(x0_img, [dict(p, index=k, image="x0") for k in range(n)])
+            yield {"step": i + 1, "steps": steps, "t": t, "x_t": xt_img, "x0": x0_img, "seed": seed}
+
+
+# --------------------------------------------------------------------------- interpolation
+def _as_model_input(image, unet) -> torch.Tensor:
+    """One image of any kind -> a (C, H, W) tensor in [-1, 1] the model can take."""
+    c, h, w = _shape(unet)
+    if c == 1 and (h, w) == (28, 28):
+        a = to_fashion_image(image)  # Fashion-MNIST style: light garment on black
+        return torch.from_numpy(a).float().div(127.5).sub(1)[None]
+    im = open_image(image).convert("L" if c == 1 else "RGB").resize((w, h))
+    a = torch.from_numpy(np.asarray(im, dtype=np.float32).copy()).div(127.5).sub(1)
+    return a[None] if c == 1 else a.permute(2, 0, 1)
+
+
+@manager.gpu(duration=120)
+def _interpolate(model: str, xa: torch.Tensor, xb: torch.Tensor, points: int, t0: int, steps: int, seed: int):
+    unet = load_unet(model)
+    sched = unet.noise_scheduler
+    g = manager.generator(seed)
+    noise = torch.randn((1, *_shape(unet)), generator=g)
+    # noise both images to the first timestep the sampler will run at or below t0, with the same
+    # noise, so every mix sits exactly at that noise level; then mix and denoise (DDIM, eta 0)
+    probe = make_sampler(sched, "ddim")
+    probe.set_timesteps(steps)
+    start = int(probe.timesteps[probe.timesteps <= t0][0])
+    lam = torch.linspace(0, 1, points)[:, None, None, None]
+    x0 = (1 - lam) * xa[None] + lam * xb[None]
+    xt = sched.add_noise(x0, noise.expand_as(x0), torch.full((points,), start))
+    with manager.inference():
+        x = xt.to(manager.device)
+        for _, _, x, _ in denoise(unet, sched, x, steps, "ddim", 0.0, g, t_start=start, autocast=_autocast()):
+            pass
+    return to_uint8(_to_unit(x)), start
+
+
+def interpolate(image_a, image_b, t0: int = 500, steps: int = 25, seed: int | None = None, points: int = 8,
+                model: str | None = None, output_type: str = "pil"):
+    """The write-up's interpolation: noise two images to step ``t0`` (of T = 1000), mix them in
+    ``points`` proportions (2 to 32, both ends included), denoise each mix.
+
+    Images may be PIL images, arrays, file paths or bytes (converted to the model's size:
+    28x28 greyscale, light on black, for the shipped model). Both get the same noise, so every
+    mix has exactly the noise level of ``t0``; denoising is DDIM (eta 0) with ``steps`` steps
+    over the whole schedule (those below ``t0`` are run). Small ``t0`` stays close to a
+    cross-fade; large ``t0`` lets the model redraw the mix as one plausible garment.
+    """
+    model = _check_model(model)
+    unet = load_unet(model)
+    T = unet.noise_scheduler.config.num_train_timesteps
+    t0 = check_int("t0", t0, 1, T - 1)
+    steps = _check_steps(steps, unet)
+    points = check_int("points", points, 2, 32)
+    seed = validate_seed(seed)
+    _check_output_type(output_type)
+    xa, xb = _as_model_input(image_a, unet), _as_model_input(image_b, unet)
+    images, start = _interpolate(model, xa, xb, points, t0, steps, seed)
+    if output_type == "np":
+        return images
+    return to_pil(images, [_params(model, t0=t0, t_start=start, steps=steps, seed=seed, mix=round(k / (points - 1), 4))
+                           for k in range(points)])

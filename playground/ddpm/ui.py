@@ -1,0 +1,249 @@
+"""The DDPM tab: widgets wired to ``playground.ddpm.frames`` (streamed live), ``generate``
+and ``interpolate``, plus the model card."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import random
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..checkpoints import read_json
+from ..device import MAX_SEED, check_int
+from ..images import grid, save_gif, tag
+from ..uikit import DEVICE_EVENT, card_markdown, scratch_dir, ui_errors
+from . import api
+
+UI_MAX_N = 256  # quick batch (no preview)
+MAX_SAVED_FRAMES = 100  # frames kept for scrubbing and the GIF
+PRESET_CHOICES = [("fast: DPM-Solver++, 10 steps", "fast"), ("balanced: DPM-Solver++, 25 steps", "balanced"),
+                  ("faithful: ancestral DDPM, 1000 steps (the write-up's loop)", "faithful")]
+
+
+def _grid(images: np.ndarray, scale: int = 3) -> Image.Image:
+    """A square-ish grid of uint8 images, upscaled (nearest) so the panel shows pixels."""
+    n = len(images)
+    g = grid(images, nrow=max(1, int(np.ceil(np.sqrt(n)))), padding=2, pad_value=0) if images.ndim == 3 else \
+        Image.fromarray(np.concatenate(list(images), axis=1))
+    return g.resize((g.width * scale, g.height * scale), Image.NEAREST)
+
+
+def _upload_path(value, name: str) -> str:
+    """A Gradio file payload (a dict whose ``path`` Gradio checked: uploaded, or an output of
+    this app) -> its path. Bare strings are refused: a client must upload with handle_file."""
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return value["path"]
+    if value is None:
+        raise ValueError(f"{name}: pick a sample (click it, then 'use as {name[-1]}') or upload an image")
+    raise ValueError(f"{name} must be an image file (from gradio_client: handle_file(path)), not {type(value).__name__}")
+
+
+@ui_errors
+def ddpm_preset(preset: str):
+    """The sampler and step count of a preset."""
+    if preset not in api.PRESETS:
+        raise ValueError(f"preset must be one of {list(api.PRESETS)}, not {preset!r}")
+    sampler, steps = api.PRESETS[preset]
+    return sampler, steps
+
+
+@ui_errors
+def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float):
+    """``n`` samples (up to 256 here; 10,000 through the Python API), no preview."""
+    if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
+        raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
+    return api.generate(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed)
+
+
+def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, progress=gr.Progress()):
+    """Stream the denoising: after each step the noisy images x_t and the model's estimate of
+    the clean images, side by side; at the end the samples, the scrubbable frames and a GIF."""
+    try:
+        stream = api.frames(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed, output_type="np")
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    saved, xt, x0, total, info = [], None, None, 1, {}
+    keep_every = 1
+    for frame in stream:
+        total = frame["steps"]
+        keep_every = max(1, -(-total // MAX_SAVED_FRAMES))
+        xt, x0 = frame["x_t"], frame["x0"]
+        info = {"step": frame["step"], "steps": total, "t": frame["t"], "seed": frame["seed"]}
+        if frame["step"] % keep_every == 0 or frame["step"] == total:
+            saved.append((info, xt, x0))
+        progress((frame["step"], total), desc=f"step {frame['step']}/{total}, t = {frame['t']}")
+        # stream a frame every step while cheap, fewer for the 1000-step loop
+        if frame["step"] % keep_every == 0 or frame["step"] == total:
+            yield (_tagged_grid(xt, info, "x_t"), _tagged_grid(x0, info, "x0"), gr.skip(), gr.skip(), gr.skip(),
+                   gr.skip())
+    samples = [tag(Image.fromarray(a), {"model": "ddpm", "sampler": sampler, "steps": total, "eta": eta,
+                                        "seed": info["seed"], "index": i}) for i, a in enumerate(xt)]
+    gif = scratch_dir() / f"ddpm-{info['seed']}-{uuid.uuid4().hex[:8]}.gif"
+    frames_for_gif = [Image.fromarray(np.concatenate([np.asarray(_grid(a, 2)), np.asarray(_grid(b, 2))], axis=1))
+                      for _, a, b in saved]
+    save_gif(frames_for_gif, gif, scale=1, frame_ms=80, comment=str(info))
+    scrub = gr.Slider(1, len(saved), value=len(saved), step=1, interactive=True,
+                      label=f"Scrub the saved steps ({len(saved)} of {total})")
+    yield (_tagged_grid(xt, info, "x_t"), _tagged_grid(x0, info, "x0"), samples, str(gif), scrub,
+           [(s, a, b) for s, a, b in saved])
+
+
+def _tagged_grid(images: np.ndarray, info: dict, what: str) -> Image.Image:
+    return tag(_grid(images), {"model": "ddpm", "image": what, **info})
+
+
+def ddpm_scrub(index: float, saved: list):
+    """The x_t and x0 panels of one saved step."""
+    if not saved:
+        return gr.skip(), gr.skip()
+    i = min(max(int(index or 1), 1), len(saved)) - 1
+    info, xt, x0 = saved[i]
+    return _tagged_grid(xt, info, "x_t"), _tagged_grid(x0, info, "x0")
+
+
+@ui_errors
+def ddpm_interpolate(image_a, image_b, t0: float, steps: float, points: float, seed: float):
+    """Noise both images to t0, mix them in ``points`` proportions, denoise each; and a GIF."""
+    a, b = _upload_path(image_a, "image A"), _upload_path(image_b, "image B")
+    mixes = api.interpolate(a, b, t0=t0, steps=steps, points=points, seed=seed)
+    gif = scratch_dir() / f"ddpm-mix-{uuid.uuid4().hex[:8]}.gif"
+    save_gif(mixes, gif, scale=4, frame_ms=150)
+    return mixes, str(gif)
+
+
+def ddpm_pick(target: str, evt: gr.SelectData):
+    """A clicked sample goes to image A or B."""
+    path = evt.value["image"]["path"] if isinstance(evt.value, dict) and "image" in evt.value else None
+    if path is None:
+        return gr.skip(), gr.skip()
+    return (path, gr.skip()) if target == "A" else (gr.skip(), path)
+
+
+def ddpm_random_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+@functools.lru_cache(maxsize=1)
+def _first_samples_cached() -> tuple:
+    return tuple(api.generate(16, steps=25, sampler="dpm++", seed=0))
+
+
+def _first_samples() -> list:
+    """The gallery's value on page load (computed once): 16 samples, dpm++ 25 steps, seed 0.
+    A missing or broken checkpoint leaves it empty; Generate then shows the error."""
+    try:
+        return list(_first_samples_cached())
+    except ValueError as e:
+        print(f"DDPM tab: no first samples ({e})")
+        return []
+
+
+def loss_frame(path: Path) -> pd.DataFrame:
+    rows = []
+    if path.is_file():
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                rows.append({"step": int(r["step"]), "loss": float(r["loss"])})
+    return pd.DataFrame(rows, columns=["step", "loss"])
+
+
+def sampler_table() -> pd.DataFrame:
+    """The sampler x steps table of the shipped model's ``metrics.json`` (empty if unmeasured)."""
+    try:
+        m = read_json(api.model_dir() / "metrics.json")
+        floors = m.get("real_floor", {})
+        rows = [{"sampler": r["sampler"], "steps": r["steps"], "n": r["n"], "FD": r["fd"],
+                 "real floor FD": floors.get(str(r["n"]), {}).get("fd"), "KID x 1000": round(1000 * r["kid"], 2),
+                 "precision": r["precision"], "recall": r["recall"], "s / 16 images": r.get("seconds_per_16")}
+                for r in m.get("rows", [])]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        print(f"DDPM tab: no metrics ({type(e).__name__}: {e})")
+        rows = []
+    return pd.DataFrame(rows)
+
+
+def model_card() -> tuple[str, pd.DataFrame]:
+    try:
+        folder = api.model_dir()
+    except ValueError as e:
+        return f"No model card: {e}", loss_frame(Path("/nonexistent"))
+    return card_markdown(folder), loss_frame(folder / "loss.csv")
+
+
+def build() -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            preset = gr.Radio(PRESET_CHOICES, value="balanced", label="Preset", elem_id="ddpm-preset")
+            with gr.Row():
+                sampler = gr.Dropdown(list(api.SAMPLERS), value="dpm++", label="Sampler", elem_id="ddpm-sampler")
+                steps = gr.Slider(1, 1000, value=25, step=1, label="Steps", elem_id="ddpm-steps")
+            eta = gr.Slider(0, 1, value=0, step=0.05, label="eta (DDIM only: 0 deterministic, 1 ancestral-like)",
+                            elem_id="ddpm-eta")
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", elem_id="ddpm-seed",
+                                 scale=3)
+                dice = gr.Button("Random", elem_id="ddpm-random-seed", scale=1, min_width=60)
+            n = gr.Slider(1, UI_MAX_N, value=16, step=1, label="Number of images (live preview: up to 64)",
+                          elem_id="ddpm-n")
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary", elem_id="ddpm-generate")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="ddpm-cancel")
+            quick = gr.Button("Quick batch, no preview (up to 256)", size="sm", elem_id="ddpm-quick")
+        with gr.Column(scale=3):
+            with gr.Row():
+                xt = gr.Image(label="x_t: the images being denoised", type="pil", format="png", height=300,
+                              elem_id="ddpm-xt", elem_classes="pixelated", buttons=["download"])
+                x0 = gr.Image(label="x0: the model's estimate of the clean images", type="pil", format="png",
+                              height=300, elem_id="ddpm-x0", elem_classes="pixelated", buttons=["download"])
+            with gr.Row():
+                scrub = gr.Slider(1, 1, value=1, step=1, label="Scrub the saved steps (after a run)",
+                                  interactive=False, elem_id="ddpm-scrub", scale=3)
+                gif = gr.File(label="Denoising GIF", elem_id="ddpm-gif", scale=1)
+            gallery = gr.Gallery(value=_first_samples, label="Samples (click one to use it for interpolation)",
+                                 columns=8, height="auto", format="png", object_fit="contain",
+                                 buttons=["download", "download_all", "fullscreen"], elem_id="ddpm-gallery",
+                                 elem_classes="pixelated")
+    saved = gr.State([])
+    with gr.Accordion("Interpolation: noise two images to t0, mix, denoise", open=False):
+        with gr.Row():
+            target = gr.Radio(["A", "B"], value="A", label="A clicked sample becomes image", scale=1)
+            image_a = gr.Image(label="Image A", type="filepath", height=140, elem_id="ddpm-image-a",
+                               elem_classes="pixelated", scale=1)
+            image_b = gr.Image(label="Image B", type="filepath", height=140, elem_id="ddpm-image-b",
+                               elem_classes="pixelated", scale=1)
+            with gr.Column(scale=2):
+                t0 = gr.Slider(1, 999, value=500, step=1, label="t0 (how far to noise; the write-up: T/2)")
+                mix_steps = gr.Slider(2, 200, value=25, step=1, label="DDIM steps over the whole schedule")
+                points = gr.Slider(2, 32, value=8, step=1, label="Mixes (both ends included)")
+                mix_seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Noise seed")
+                mix_go = gr.Button("Interpolate", elem_id="ddpm-interpolate")
+        with gr.Row():
+            strip = gr.Gallery(label="A → B", columns=8, rows=1, height="auto", format="png", object_fit="contain",
+                               elem_id="ddpm-strip", elem_classes="pixelated", scale=3)
+            mix_gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id="ddpm-mix-gif",
+                               buttons=["download"], elem_classes="pixelated", scale=1)
+    with gr.Accordion("Samplers compared and the model card", open=False):
+        gr.Markdown("`python -m playground eval ddpm --write-card`: samples against the 10,000 test images in the "
+                    "metric classifier's feature space, each FD beside the real floor at the same n.")
+        gr.Dataframe(sampler_table(), interactive=False, elem_id="ddpm-metrics")
+        first_card, first_loss = model_card()
+        gr.Markdown(first_card, elem_id="ddpm-card")
+        gr.LinePlot(first_loss, x="step", y="loss", title="Training loss (mean over 50 steps)", height=260)
+
+    preset.change(ddpm_preset, preset, [sampler, steps], api_name="ddpm_preset", preprocess=False)
+    run = go.click(ddpm_frames, [sampler, steps, eta, seed, n], [xt, x0, gallery, gif, scrub, saved],
+                   api_name="ddpm_frames", preprocess=False, **DEVICE_EVENT)
+    cancel.click(None, None, None, cancels=[run], api_visibility="private")
+    quick.click(ddpm_generate, [sampler, steps, eta, seed, n], gallery, api_name="ddpm_generate", preprocess=False,
+                **DEVICE_EVENT)
+    scrub.release(ddpm_scrub, [scrub, saved], [xt, x0], api_visibility="private")
+    mix_go.click(ddpm_interpolate, [image_a, image_b, t0, mix_steps, points, mix_seed], [strip, mix_gif],
+                 api_name="ddpm_interpolate", preprocess=False, **DEVICE_EVENT)
+    gallery.select(ddpm_pick, target, [image_a, image_b], api_visibility="private")
+    dice.click(ddpm_random_seed, None, seed, api_name="ddpm_random_seed")
