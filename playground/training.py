@@ -142,3 +142,44 @@ class SaveClock:
 
     def saved(self) -> None:
         self.last_save = time.time()
+
+
+class LengthBatches:
+    """Endless mini-batches of sentences of similar length, resumable.
+
+    A ``BatchStream`` draws ``group`` batches' worth of random sentences at once; they are sorted
+    by length, cut into batches, and served in a random order (seeded by the group's position).
+    The state is the stream's position before the group plus how many of its batches were served.
+    """
+
+    def __init__(self, lengths: torch.Tensor, batch_size: int, group: int, seed: int, rank: int = 0,
+                 world_size: int = 1):
+        group = max(1, min(group, len(lengths) // max(1, batch_size * world_size)))
+        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        self.stream = BatchStream(torch.arange(len(lengths)), batch_size * group, seed, rank, world_size)
+        self._start, self._batches, self._served = self.stream.state_dict(), [], 0
+
+    def _draw(self) -> None:
+        self._start = self.stream.state_dict()
+        idx = self.stream.next()
+        idx = idx[torch.argsort(self.lengths[idx], stable=True)]
+        batches = list(idx.split(self.batch_size))
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self._start["epoch"] * 100_003 + self._start["pos"])
+        self._batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        self._served = 0
+
+    def next(self) -> torch.Tensor:
+        if self._served >= len(self._batches):
+            self._draw()
+        self._served += 1
+        return self._batches[self._served - 1]
+
+    def state_dict(self) -> dict:
+        return {"start": dict(self._start), "served": self._served}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.stream.load_state_dict(state["start"])
+        self._start, self._batches, self._served = self.stream.state_dict(), [], 0
+        if state["served"]:
+            self._draw()
+            self._served = int(state["served"])

@@ -18,6 +18,7 @@ def system_status() -> dict:
 
 
 def build_demo() -> gr.Blocks:
+    from .ddpm import ui as ddpm_ui
     from .eae import ui as eae_ui
     from .gan import ui as gan_ui
 
@@ -27,6 +28,8 @@ def build_demo() -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("GAN · Fashion-MNIST", id="gan"):
                 gan_ui.build()
+            with gr.Tab("DDPM · diffusion", id="ddpm"):
+                ddpm_ui.build()
             with gr.Tab("EAE · entropic autoencoder", id="eae"):
                 eae_ui.build()
         with gr.Accordion("System", open=False):

@@ -53,3 +53,30 @@ def test_eae_tab_shows_samples_without_a_click_and_reconstructs(app_url, tmp_pat
             page.screenshot(path=str(tmp_path / "eae.png"), full_page=True)
         finally:
             browser.close()
+
+
+
+
+def test_ddpm_tab_streams_the_denoising_live(app_url, tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page.goto(app_url)
+            page.get_by_role("tab", name="DDPM · diffusion").click()
+            gallery = page.locator("#ddpm-gallery img")
+            gallery.nth(15).wait_for(state="attached", timeout=60_000)  # first samples, no click
+            page.locator("#ddpm-steps input[type='number']").fill("40")
+            page.locator("#ddpm-steps input[type='number']").press("Enter")
+            page.locator("#ddpm-generate").click()
+            # the live preview: the x_t panel shows an image while the run is still going
+            page.locator("#ddpm-xt img").wait_for(timeout=60_000)
+            first_src = page.locator("#ddpm-xt img").get_attribute("src")
+            page.wait_for_function(
+                "src => { const i = document.querySelector('#ddpm-xt img'); return i && i.src !== src; }",
+                arg=first_src, timeout=60_000)  # it changes as the steps stream in
+            page.locator("#ddpm-gif a, #ddpm-gif [download]").first.wait_for(timeout=120_000)
+            assert page.locator("#ddpm-x0 img").evaluate("img => img.naturalWidth") > 28
+            page.screenshot(path=str(tmp_path / "ddpm.png"), full_page=True)
+        finally:
+            browser.close()

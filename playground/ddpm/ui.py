@@ -88,7 +88,7 @@ def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, p
     frames_for_gif = [Image.fromarray(np.concatenate([np.asarray(_grid(a, 2)), np.asarray(_grid(b, 2))], axis=1))
                       for _, a, b in saved]
     save_gif(frames_for_gif, gif, scale=1, frame_ms=80, comment=str(info))
-    scrub = gr.Slider(1, len(saved), value=len(saved), step=1, interactive=True,
+    scrub = gr.Slider(1, max(2, len(saved)), value=len(saved), step=1, interactive=True,  # Gradio needs min < max
                       label=f"Scrub the saved steps ({len(saved)} of {total})")
     yield (_tagged_grid(xt, info, "x_t"), _tagged_grid(x0, info, "x0"), samples, str(gif), scrub,
            [(s, a, b) for s, a, b in saved])
@@ -202,7 +202,7 @@ def build() -> None:
                 x0 = gr.Image(label="x0: the model's estimate of the clean images", type="pil", format="png",
                               height=300, elem_id="ddpm-x0", elem_classes="pixelated", buttons=["download"])
             with gr.Row():
-                scrub = gr.Slider(1, 1, value=1, step=1, label="Scrub the saved steps (after a run)",
+                scrub = gr.Slider(1, 2, value=1, step=1, label="Scrub the saved steps (after a run)",
                                   interactive=False, elem_id="ddpm-scrub", scale=3)
                 gif = gr.File(label="Denoising GIF", elem_id="ddpm-gif", scale=1)
             gallery = gr.Gallery(value=_first_samples, label="Samples (click one to use it for interpolation)",

