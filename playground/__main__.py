@@ -56,7 +56,9 @@ def cmd_train(args) -> int:
 
         fields = dict(size=args.size, steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
                       seed=args.seed, bf16=None if args.bf16 is None else args.bf16 == "on",
-                      mirror=False if args.no_mirror else None)
+                      mirror=False if args.no_mirror else None,
+                      curriculum=False if args.no_curriculum else None, legal_weight=args.legal_weight,
+                      legal_positions=args.legal_positions, init_from=args.init_from)
         config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
         summary = train(config, args.out or "runs/xiangqi", data_dir=args.data_dir or "runs/xiangqi-data",
                         export_dir=args.export, max_minutes=args.max_minutes, save_minutes=args.save_minutes,
@@ -496,7 +498,10 @@ def _bench_http(repeats: int) -> None:
             cases += [(f"http gan_generate dcgan n=64 {tag}", client, ("dcgan", 0, 64), "/gan_generate"),
                       (f"http ddpm_generate dpm++ 25 n=16 {tag}", client, ("dpm++", 25, 0.0, 0, 16), "/ddpm_generate"),
                       (f"http gan_interpolate dcgan 10 {tag}", client, ("dcgan", 0, 1, 10), "/gan_interpolate"),
-                      (f"http eae_generate eae n=64 {tag}", client, ("eae", 0, 64, 1.0), "/eae_generate")]
+                      (f"http eae_generate eae n=64 {tag}", client, ("eae", 0, 64, 1.0), "/eae_generate"),
+                      (f"http xiangqi_move h2e2 + reply {tag}", client, ("", "h2e2", "red", 0.0), "/xiangqi_move"),
+                      (f"http gibbs_sample 4 x 16 x 200 {tag}", client,
+                       ("", 16, 4, 200, 50, 1.0, 0, "random", "none", 0), "/gibbs_sample")]
         for name, client, call_args, api_name in cases:
             client.predict(*call_args, api_name=api_name)
             times = []
@@ -520,6 +525,13 @@ def main(argv=None) -> int:
     p.add_argument("--schedule", default=None, choices=["su", "linear", "cosine"],
                    help="ddpm: noise schedule (su: the write-up's linear 2e-5..0.02)")
     p.add_argument("--no-mirror", action="store_true", help="xiangqi: do not reflect games left-right at random")
+    p.add_argument("--no-curriculum", action="store_true", help="xiangqi: whole games from the first step")
+    p.add_argument("--legal-weight", type=float, default=None,
+                   help="xiangqi: weight of the term that puts probability mass on the legal moves (default 0: off)")
+    p.add_argument("--legal-positions", type=int, default=None,
+                   help="xiangqi: positions per step that get the legal-move term (default 64)")
+    p.add_argument("--init-from", default=None,
+                   help="xiangqi: start from the weights of this save_pretrained folder (e.g. a shipped model)")
     p.add_argument("--size", default=None, choices=["tiny", "small", "base"], help="ddpm: U-Net size; xiangqi: GPT size; gibbs: BERT size")
     p.add_argument("--steps", type=int, default=None, help="training steps (gan: generator steps)")
     p.add_argument("--latent-dim", type=int, default=None, help="eae: latent dimension d")

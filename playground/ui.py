@@ -21,6 +21,8 @@ def build_demo() -> gr.Blocks:
     from .ddpm import ui as ddpm_ui
     from .eae import ui as eae_ui
     from .gan import ui as gan_ui
+    from .gibbs import ui as gibbs_ui
+    from .xiangqi import ui as xiangqi_ui
 
     # every output file is unique (request ids), so Gradio's cache is swept hourly
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
@@ -32,6 +34,10 @@ def build_demo() -> gr.Blocks:
                 ddpm_ui.build()
             with gr.Tab("EAE · entropic autoencoder", id="eae"):
                 eae_ui.build()
+            with gr.Tab("Xiangqi · 象棋 GPT", id="xiangqi"):
+                xiangqi_ui.build()
+            with gr.Tab("Gibbs · BERT 中文", id="gibbs"):
+                gibbs_ui.build()
         with gr.Accordion("System", open=False):
             status = gr.JSON(label="Device manager", elem_id="system-status")
             refresh = gr.Button("Refresh", size="sm")

@@ -80,3 +80,58 @@ def test_ddpm_tab_streams_the_denoising_live(app_url, tmp_path):
             page.screenshot(path=str(tmp_path / "ddpm.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_xiangqi_move_by_clicking_and_two_sessions_play_apart(app_url, tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            pages = [browser.new_context().new_page() for _ in range(2)]
+            for page in pages:
+                page.set_viewport_size({"width": 1280, "height": 1100})
+                page.goto(app_url)
+                page.get_by_role("tab", name="Xiangqi · 象棋 GPT").click()
+                page.locator("#xiangqi-board [data-sq='h2']").wait_for(timeout=60_000)
+            first, second = pages
+            # session 1: click the cannon on h2, then e2 (炮二平五); the model answers
+            first.locator("#xiangqi-board [data-sq='h2']").click()
+            first.locator("#xiangqi-board circle.selected").wait_for(timeout=60_000)  # the cannon is picked up
+            first.locator("#xiangqi-board [data-sq='e2']").click()
+            first.wait_for_function(
+                "() => { const t = document.querySelector('#xiangqi-history textarea');"
+                " return t && t.value.split(' ').length === 2; }", timeout=60_000)
+            history = first.locator("#xiangqi-history textarea").input_value().split()
+            assert history[0] == "h2e2"
+            # session 2 types a different opening in Chinese notation; session 1's game is untouched
+            second.locator("#xiangqi-move-input textarea").fill("兵七进一")
+            second.locator("#xiangqi-play").click()
+            second.wait_for_function(
+                "() => { const t = document.querySelector('#xiangqi-history textarea');"
+                " return t && t.value.startsWith('c3c4 '); }", timeout=60_000)
+            assert first.locator("#xiangqi-history textarea").input_value().split() == history
+            assert "h2e2" in first.locator("#xiangqi-moves").inner_text()
+            first.screenshot(path=str(tmp_path / "xiangqi.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_gibbs_tab_streams_the_chains(app_url, tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(app_url)
+            page.get_by_role("tab", name="Gibbs · BERT 中文").click()
+            samples = page.locator("#gibbs-samples textarea")
+            page.wait_for_function("() => { const t = document.querySelector('#gibbs-samples textarea');"
+                                   " return t && t.value.includes('生产力'); }", timeout=60_000)  # first samples
+            page.locator("#gibbs-steps input[type='number']").fill("400")
+            page.locator("#gibbs-steps input[type='number']").press("Enter")
+            page.locator("#gibbs-go").click()
+            page.locator("#gibbs-live .gibbs-chains .hit").first.wait_for(timeout=60_000)  # live, mid-run
+            page.wait_for_function("() => { const m = document.querySelector('#gibbs-live .meta');"
+                                   " return m && m.textContent.includes('step 400 / 400'); }", timeout=120_000)
+            assert samples.input_value().count("\n") == 3  # four chains
+            page.screenshot(path=str(tmp_path / "gibbs.png"), full_page=True)
+        finally:
+            browser.close()

@@ -232,6 +232,67 @@ def test_k_is_checked(tiny_model):
             api.candidates([], k=k, model=tiny_model[0] / "export")
 
 
+def test_legal_targets_match_the_rules_and_the_legal_term_behaves():
+    from playground.xiangqi.models import Vocab, build_tokenizer
+    from playground.xiangqi.train import legal_loss, legal_targets, make_batch
+
+    vocab = Vocab(build_tokenizer())
+    games = [vocab.encode("h2e2 h9g7 h0g2".split(), "1-0"), vocab.encode("c3c4 b9c7".split(), "0-1")]
+    ids, mask, _ = make_batch(games, 1.0, vocab.pad)
+    torch.manual_seed(0)
+    rows, cols, legal = legal_targets(ids, mask, vocab, 500)
+    assert len(rows) == 5 and set(zip(rows.tolist(), cols.tolist())) == {(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)}
+    assert len(legal_targets(ids, mask, vocab, 3)[0]) == 3
+    for r, c, row in zip(rows.tolist(), cols.tolist(), legal):
+        prefix = [vocab.tokens[i] for i in ids[r, 1:c + 1].tolist()]
+        assert {vocab.tokens[i] for i in row.nonzero().flatten().tolist()} == set(rules.legal_moves(prefix))
+    # all the mass on legal moves: ~0; uniform over the vocabulary: log(V / legal)
+    logits = torch.zeros(2, ids.shape[1], len(vocab.ids))
+    uniform = legal_loss(logits, rows, cols, legal)
+    expected = (torch.log(torch.tensor(float(len(vocab.ids)))) - torch.log(legal.sum(1).float())).mean()
+    assert torch.isclose(uniform, expected, atol=1e-5)
+    logits[rows, cols] = torch.where(legal, 0.0, -1e4)
+    assert legal_loss(logits, rows, cols, legal) < 1e-3
+
+
+def test_legal_term_trains_and_init_from_starts_at_the_saved_weights(games, tiny_model, tmp_path):
+    import csv as csv_module
+
+    root, base = tiny_model
+    config = TrainConfig(steps=2, seed=1, legal_weight=1.0, legal_positions=8, init_from=str(root / "export"),
+                         curriculum=False, **TINY)
+    # before any step the model equals the exported one
+    from transformers import GPT2LMHeadModel
+
+    from playground.xiangqi.models import build_tokenizer, make_model
+    from playground.xiangqi.train import load_initial_weights
+
+    fresh = make_model("tiny", vocab_size=len(build_tokenizer()))
+    load_initial_weights(fresh, root / "export", build_tokenizer())
+    saved = GPT2LMHeadModel.from_pretrained(root / "export")
+    for key, value in saved.state_dict().items():
+        assert torch.allclose(fresh.state_dict()[key], value.float()), key
+    summary = train(config, tmp_path / "run", games, export_dir=tmp_path / "export", progress=False, log_every=1)
+    assert summary["finished"]
+    with open(tmp_path / "run" / "loss.csv") as f:
+        rows = list(csv_module.DictReader(f))
+    assert all(float(r["legal_loss"]) > 0 for r in rows)
+    # the export carries the whole history: the first run's record and loss log, then this one's
+    record = json.loads((tmp_path / "export" / "training.json").read_text())
+    assert record["step"] == 6 and [c["step"] for c in record["continued"]] == [2]
+    with open(tmp_path / "export" / "loss.csv") as f:
+        merged = list(csv_module.DictReader(f))
+    assert [int(r["step"]) for r in merged] == [1, 2, 3, 4, 5, 6, 7, 8] and merged[-1]["legal_loss"]
+    card = (tmp_path / "export" / "README.md").read_text()
+    assert "Then continued (`--init-from`) for 2 steps" in card and "legal-move term" in card
+    with pytest.raises(ValueError, match="no saved model"):
+        load_initial_weights(fresh, tmp_path / "nowhere", build_tokenizer())
+    with pytest.raises(ValueError, match="legal_weight"):
+        TrainConfig(legal_weight=-1)
+    with pytest.raises(ValueError, match="not the"):
+        load_initial_weights(make_model("small", vocab_size=len(build_tokenizer())), root / "export", build_tokenizer())
+
+
 def test_train_from_the_command_line(games, tmp_path):
     cmd = [sys.executable, "-m", "playground", "train", "xiangqi", "--size", "tiny", "--steps", "2", "--batch-size",
            "2", "--data-dir", str(games), "--out", str(tmp_path / "run"), "--no-progress", "--threads", "1"]

@@ -88,6 +88,8 @@ def _training(training: dict) -> list[str]:
                      f"({training.get('val_pppl_sentences')} sentences, each character masked in turn).")
     if training.get("command"):
         lines.append(f"- Command: `{training['command']}`")
+    for note in training.get("notes", []):
+        lines.append(f"- {note}")
     return lines
 
 

@@ -13,6 +13,22 @@ def _pct(x) -> str:
     return "" if x is None else f"{100 * x:.1f}%"
 
 
+def _continued(stage: dict) -> str:
+    """One line for a run that continued the model above (``--init-from``)."""
+    c = stage.get("config", {})
+    legal = (f", with the legal-move term (weight {c['legal_weight']:g}: minus the log of the probability mass on "
+             f"the legal moves, at {c.get('legal_positions')} random positions a step, legal moves from pyffish)"
+             if c.get("legal_weight") else "")
+    text = (f"- Then continued (`--init-from`) for {stage['step']:,} steps of {c.get('batch_size')} games{legal}; "
+            f"{'curriculum' if c.get('curriculum') else 'whole games'}, peak rate {c.get('lr'):g}, {c.get('warmup')}-step "
+            f"warm-up then cosine to a tenth. {stage['wall_minutes']:.1f} wall minutes, {stage['cpu_minutes']:.1f} CPU "
+            f"minutes, {stage['threads']} torch thread(s). After it: held-out next-move loss "
+            f"{stage.get('val_loss', float('nan')):.3f}, top-1 agreement {_pct(stage.get('val_accuracy'))}.")
+    if stage.get("command"):
+        text += f" Command: `{stage['command']}`"
+    return text
+
+
 def render(folder: Path) -> str:
     folder = Path(folder)
     training = read_json(folder / "training.json")
@@ -61,7 +77,7 @@ def render(folder: Path) -> str:
             f"{_pct(c.get('random_move_prob'))} of them uniformly among all legal moves; later, "
             f"{_pct(c.get('sample_prob'))} of plies are drawn among lines within {c.get('margin')} cp of the best.",
             f"- Generation: {data.get('core_minutes', 0):.0f} core-minutes (wall x processes). "
-            f"Command: `{data.get('command', '')}`",
+            f"Command (each run adds its games to the folder; the last run was): `{data.get('command', '')}`",
         ]
     lines += ["", "## Training", ""]
     if training:
@@ -72,6 +88,9 @@ def render(folder: Path) -> str:
             "- The write-up's curriculum: the first 1/8 of every game for the first 10% of the steps, then 1/4 "
             "(15%), 1/2 (25%), whole games for the last half." if config.get("curriculum") else
             "- No curriculum: whole games throughout.",
+            "- Each game drawn is reflected left-right (files a-i) with probability 1/2: xiangqi is symmetric under "
+            "that reflection, so the mirror image is an equally legal game with the same result."
+            if config.get("mirror") else "- No mirroring.",
             f"- Time: {training['wall_minutes']:.1f} wall minutes, {training['cpu_minutes']:.1f} CPU minutes, "
             f"{training['threads']} torch thread(s), {training['processes']} process(es).",
             f"- Held-out next-move loss {training.get('val_loss', float('nan')):.3f}, top-1 agreement with the "
@@ -79,6 +98,8 @@ def render(folder: Path) -> str:
         ]
         if training.get("command"):
             lines.append(f"- Command: `{training['command']}`")
+        for stage in training.get("continued", []):
+            lines.append(_continued(stage))
         for note in training.get("notes", []):
             lines.append(f"- {note}")
     lines += ["", "## Evaluation", ""]
@@ -102,7 +123,9 @@ def render(folder: Path) -> str:
     else:
         lines.append("Not measured yet: run `python -m playground eval xiangqi --write-card`.")
     lines += ["", "## Files", "", "`loss.csv`: step, training loss, learning rate, share of each game seen (the "
-              "curriculum), minutes, held-out loss and top-1 agreement.", ""]
+              "curriculum), minutes, held-out loss and top-1 agreement, and the legal-move term where it was on (a "
+              "continued run's rows count on from the earlier run's steps and minutes). `training.json`: the training "
+              "record this card is written from.", ""]
     return "\n".join(lines)
 
 

@@ -311,6 +311,12 @@ def legal_moves(history: Any) -> list[str]:
     return _analyse(START_FEN, parse_history(history))[1]
 
 
+def legal_after(moves: list[str]) -> list[str]:
+    """The legal ICCS moves after ``moves`` trusted as they are (no validation, no end-of-game
+    check, unsorted): the trainer's fast path for positions taken from recorded games."""
+    return [uci_to_iccs(m) for m in sf.legal_moves(VARIANT, START_FEN, [iccs_to_uci(m) for m in moves])]
+
+
 class Tracker:
     """A game followed move by move at a constant cost per move, for self-play and matches.
 

@@ -3,7 +3,12 @@
 A GPT learns to predict each next move of a game (cross-entropy over the move vocabulary,
 see ``models``), with the write-up's curriculum: first only the first eighth of every game
 (openings), then the first quarter, the first half, and whole games last (endgames). Each
-game is reflected left-right with probability 1/2 (``--no-mirror`` turns it off). Mini-batches
+game is reflected left-right with probability 1/2 (``--no-mirror`` turns it off). With
+``--legal-weight w`` a second term teaches the rules directly: at ``--legal-positions`` random
+positions of each batch, pyffish lists the legal moves and the loss adds ``w`` times minus the log
+of the probability mass the model puts on them (the model then rarely predicts an illegal move).
+``--init-from FOLDER`` starts from a saved model (``save_pretrained``) instead of random weights,
+to continue a finished run under a new schedule or objective. Mini-batches
 hold games of similar length (random groups of ``batch_size x group`` games sorted by length). AdamW,
 a linear warm-up then cosine decay to a tenth of the peak rate over ``steps``, bfloat16
 autocast where it is faster.
@@ -32,6 +37,7 @@ from tqdm.auto import tqdm
 
 from ..data import load_xiangqi_games
 from ..training import LengthBatches, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state
+from . import rules
 from .models import SIZES, Vocab, build_tokenizer, make_model
 
 # (share of the steps, share of each game seen): openings first, whole games last
@@ -52,8 +58,16 @@ class TrainConfig:
     group: int = 20  # batches drawn at once and sorted by length: little padding
     bf16: bool = True
     seed: int = 0
+    legal_weight: float = 0.0  # weight of the legal-mass term (0: off)
+    legal_positions: int = 64  # positions per process and step that get it
+    init_from: str = ""  # a save_pretrained folder to start from ("" : random weights)
 
     def __post_init__(self):
+        if not (isinstance(self.legal_weight, (int, float)) and math.isfinite(self.legal_weight)
+                and self.legal_weight >= 0):
+            raise ValueError(f"legal_weight must be a number >= 0, not {self.legal_weight!r}")
+        if self.legal_positions < 1:
+            raise ValueError(f"legal_positions must be positive, not {self.legal_positions!r}")
         if self.size not in SIZES:
             raise ValueError(f"--size must be one of {list(SIZES)}, not {self.size!r}")
         for name in ("steps", "batch_size", "group"):
@@ -98,6 +112,45 @@ def make_batch(games: list[list[int]], share: float, pad: int) -> tuple[torch.Te
         mask[i, : len(r)] = 1
     labels = ids.masked_fill(mask == 0, -100)
     return ids, mask, labels
+
+
+def legal_targets(ids: torch.Tensor, mask: torch.Tensor, vocab: Vocab, count: int) -> tuple:
+    """``count`` distinct random (row, column) positions of a batch (all of them if fewer) (a column predicts the next move) and
+    a (count, vocabulary) bool mask of the legal moves there, from pyffish."""
+    lengths = mask.sum(1).tolist()
+    pairs = [(r, c) for r, n in enumerate(lengths) for c in range(n - 1)]  # column c predicts move c
+    picked = [pairs[i] for i in torch.randperm(len(pairs))[:count].tolist()]  # distinct positions
+    legal = torch.zeros((len(picked), len(vocab.ids)), dtype=torch.bool)
+    for k, (r, c) in enumerate(picked):
+        prefix = [vocab.tokens[i] for i in ids[r, 1:c + 1].tolist()]
+        legal[k, [vocab.ids[m] for m in rules.legal_after(prefix)]] = True
+    rows = torch.tensor([r for r, _ in picked])
+    cols = torch.tensor([c for _, c in picked])
+    return rows, cols, legal
+
+
+def legal_loss(logits: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    """Mean of minus the log of the probability mass on the legal moves at the given positions."""
+    picked = logits[rows.to(logits.device), cols.to(logits.device)].float()
+    legal = legal.to(logits.device)
+    return (torch.logsumexp(picked, -1) - torch.logsumexp(picked.masked_fill(~legal, float("-inf")), -1)).mean()
+
+
+def load_initial_weights(model, folder: str | Path, tokenizer) -> None:
+    """Copy the weights of a ``save_pretrained`` GPT folder into ``model`` (same size and vocabulary)."""
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"--init-from {folder}: no saved model there (config.json missing)")
+    if AutoTokenizer.from_pretrained(folder).get_vocab() != tokenizer.get_vocab():
+        raise ValueError(f"--init-from {folder}: its move vocabulary differs from this trainer's")
+    source = GPT2LMHeadModel.from_pretrained(folder, torch_dtype=torch.float32, use_safetensors=True)
+    mine, theirs = model.config, source.config
+    if (mine.n_layer, mine.n_embd, mine.n_head) != (theirs.n_layer, theirs.n_embd, theirs.n_head):
+        raise ValueError(f"--init-from {folder}: a {theirs.n_layer}x{theirs.n_embd} model, not the "
+                         f"{mine.n_layer}x{mine.n_embd} of --size")
+    model.load_state_dict(source.state_dict())
 
 
 @torch.no_grad()
@@ -170,6 +223,8 @@ def train(
     step, elapsed, cpu_elapsed, tokens_seen = 0, 0.0, 0.0, 0
     state_path = out / "state.pt"
     state = load_state(state_path, "cpu")
+    if state is None and config.init_from:
+        load_initial_weights(model, config.init_from, tokenizer)
     if state is not None:
         check_resumable(state, asdict(config), state_path)
         model.load_state_dict(state["model"])
@@ -197,7 +252,7 @@ def train(
             )
         acc.wait_for_everyone()
 
-    columns = ["step", "loss", "lr", "prefix", "minutes", "val_loss", "val_accuracy"]
+    columns = ["step", "loss", "lr", "prefix", "minutes", "val_loss", "val_accuracy", "legal_loss"]
     log = LossLog(out / "loss.csv", columns, step) if main else None
     t0, c0 = time.time(), time.process_time()
     clock = SaveClock(acc, save_minutes, max_minutes)
@@ -205,7 +260,7 @@ def train(
     bar = tqdm(total=config.steps, initial=step, desc="xiangqi", disable=not (progress and main), dynamic_ncols=True)
     model.train()
     stopped_early = False
-    running = []
+    running, legal_running = [], []
     try:
         while step < config.steps:
             for group in opt.param_groups:
@@ -213,14 +268,22 @@ def train(
             share = prefix_share(config, step)
             ids, mask, labels = (t.to(device) for t in make_batch(draw_games(), share, vocab.pad))
             with acc.autocast():
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                output = model(input_ids=ids, attention_mask=mask, labels=labels)
+                loss = output.loss
+                if config.legal_weight > 0:
+                    legal = legal_loss(output.logits, *legal_targets(ids.cpu(), mask.cpu(), vocab,
+                                                                     config.legal_positions))
+                    legal_running.append(legal.item())
+                    loss = loss + config.legal_weight * legal
+                    running.append(output.loss.item())
+                else:
+                    running.append(loss.item())
             opt.zero_grad(set_to_none=True)
             acc.backward(loss)
             acc.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             step += 1
             tokens_seen += int(mask.sum())
-            running.append(loss.item())
             bar.update(1)
             elapsed = start_elapsed + time.time() - t0
             cpu_elapsed = start_cpu + time.process_time() - c0
@@ -233,10 +296,11 @@ def train(
                 mean = sum(running) / max(1, len(running))
                 log.write([step, f"{mean:.4f}", f"{lr_at(config, step - 1):.3g}", f"{share:.3f}",
                            f"{elapsed / 60:.2f}", f"{row_val['val_loss']:.4f}" if row_val else "",
-                           f"{row_val['val_accuracy']:.4f}" if row_val else ""])
+                           f"{row_val['val_accuracy']:.4f}" if row_val else "",
+                           f"{sum(legal_running) / len(legal_running):.4f}" if legal_running else ""])
                 bar.set_postfix(loss=f"{mean:.3f}", prefix=f"{share:.2f}")
             if step % log_every == 0:
-                running = []
+                running, legal_running = [], []
             save_now, stop_now = clock.due()
             if save_now:
                 save_state()
@@ -278,14 +342,48 @@ def export(model, tokenizer, run_dir: Path, export_dir: Path, summary: dict, dat
     from .card import write_card
 
     export_dir.mkdir(parents=True, exist_ok=True)
+    init = summary.get("config", {}).get("init_from")
+    lineage = read_lineage(Path(init), summary, run_dir / "loss.csv") if init else None
     model = model.cpu().to(torch.float16)
     model.save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
     tokenizer.save_pretrained(export_dir)
-    shutil.copy(run_dir / "loss.csv", export_dir / "loss.csv")
-    (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
+    if lineage is None:
+        shutil.copy(run_dir / "loss.csv", export_dir / "loss.csv")
+        (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
+    else:  # a continued model: its record and loss log carry the whole history
+        (export_dir / "loss.csv").write_text(lineage[1])
+        (export_dir / "training.json").write_text(json.dumps(lineage[0], indent=2))
     if (data_dir / "meta.json").exists():
         shutil.copy(data_dir / "meta.json", export_dir / "data.json")
     if (data_dir / "val.jsonl").exists():  # the held-out games, for `eval xiangqi` and the shipped-model test
         shutil.copy(data_dir / "val.jsonl", export_dir / "heldout.jsonl")
     write_card(export_dir)
     print(f"exported xiangqi to {export_dir}", file=sys.stderr)
+
+
+def read_lineage(init_dir: Path, summary: dict, loss_csv: Path) -> tuple[dict, str] | None:
+    """For a run started ``--init-from`` an exported model: its training record with this run
+    appended under ``continued``, and one loss log (this run's steps and minutes counted on from
+    the earlier ones). None when ``init_dir`` has no training record."""
+    import csv
+    import io
+
+    if not (init_dir / "training.json").is_file():
+        return None
+    base = json.loads((init_dir / "training.json").read_text())
+    record = {**base, "continued": base.get("continued", []) + [summary]}
+    step0 = base["step"] + sum(c["step"] for c in base.get("continued", []))
+    minutes0 = base["wall_minutes"] + sum(c["wall_minutes"] for c in base.get("continued", []))
+    columns = ["step", "loss", "lr", "prefix", "minutes", "val_loss", "val_accuracy", "legal_loss"]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    if (init_dir / "loss.csv").is_file():
+        with open(init_dir / "loss.csv") as f:
+            writer.writerows(csv.DictReader(f))
+    with open(loss_csv) as f:
+        for row in csv.DictReader(f):
+            row["step"] = str(int(row["step"]) + step0)
+            row["minutes"] = f"{float(row['minutes']) + minutes0:.2f}"
+            writer.writerow(row)
+    return record, out.getvalue()

@@ -127,11 +127,23 @@ def xiangqi_click(history: str, selected: str, side: str, temperature: float, ev
     if square is None or st["result"] is not None or st["side_to_move"] != side:
         return (*_view(moves, side), "")
     legal = rules.legal_moves(moves)
-    if selected and selected + square in legal:
-        return (*xiangqi_move.__wrapped__(" ".join(moves), selected + square, side, temperature), "")
+    if selected and selected + square in legal:  # your move shows at once; the model replies next (xiangqi_reply)
+        return (*_view(moves + [selected + square], side), "")
     if any(m.startswith(square) for m in legal):  # one of your pieces that can move
         return (*_view(moves, side, selected=square), square)
     return (*_view(moves, side), "")
+
+
+@ui_errors
+def xiangqi_reply(history: str, side: str, temperature: float):
+    """After a click: the model's move when it is the model's turn; otherwise nothing changes."""
+    side = _check_side(side)
+    moves = rules.parse_history(history)
+    st = rules.state(moves)
+    if st["result"] is not None or st["side_to_move"] == side:
+        return tuple(gr.skip() for _ in range(5))
+    result = api.play(moves, None, temperature=temperature)
+    return _view(result["history"], side, result["candidates"], before=moves)
 
 
 def xiangqi_export(history: str, side: str):
@@ -157,9 +169,11 @@ def xiangqi_export(history: str, side: str):
 def _opponent(choice: str):
     from .evaluate import EngineMover, RandomMover
 
+    if not isinstance(choice, str) or choice not in OPPONENTS:
+        raise gr.Error(f"opponent must be one of {OPPONENTS}, not {choice!r}")
     if choice == "random mover":
         return RandomMover(seed=int(time.time()))
-    if isinstance(choice, str) and choice.startswith("fairy-stockfish depth "):
+    if choice.startswith("fairy-stockfish depth "):
         depth = int(choice.rsplit(" ", 1)[1])
         if not engine.available():
             raise gr.Error(engine.INSTALL_HINT)
@@ -265,12 +279,14 @@ def build() -> None:
     side.change(xiangqi_new_game, [side, temperature], view, api_visibility="private", preprocess=False,
                 **DEVICE_EVENT)
     undo.click(xiangqi_undo, [history, side], view, api_name="xiangqi_undo", preprocess=False)
+    # selecting a piece and showing your move need no model: they answer at once, outside the device queue
     board.select(xiangqi_click, [history, selected, side, temperature], [*view, selected], api_visibility="private",
-                 **DEVICE_EVENT)
+                 concurrency_id="xiangqi-click", concurrency_limit=8).then(
+        xiangqi_reply, [history, side, temperature], view, api_visibility="private", **DEVICE_EVENT)
     export.click(xiangqi_export, [history, side], export, api_name="xiangqi_export", preprocess=False)
     hint.click(xiangqi_candidates, [history, k], cands, api_name="xiangqi_candidates", preprocess=False,
                **DEVICE_EVENT)
     watching = watch.click(xiangqi_watch, [opponent, model_side, delay],
                            [watch_history, watch_board, watch_table, watch_status], api_name="xiangqi_watch",
-                           concurrency_id="xiangqi-watch", concurrency_limit=4)
+                           concurrency_id="xiangqi-watch", concurrency_limit=4, preprocess=False)
     stop.click(None, None, None, cancels=[watching], api_visibility="private")
