@@ -1,8 +1,8 @@
 """Regenerate the README's screenshots: assets/screenshot.png (the GAN tab),
-assets/screenshot-ddpm.png and assets/screenshot-eae.png: launch the app, generate,
-interpolate / reconstruct / denoise, capture.
+assets/screenshot-ddpm.png, -eae.png, -xiangqi.png and -gibbs.png: launch the app, generate,
+interpolate / reconstruct / denoise / play / sample, capture.
 
-    python assets/screenshot.py [gan] [ddpm] [eae]      # default: all of them
+    python assets/screenshot.py [gan] [ddpm] [eae] [xiangqi] [gibbs]     # default: all of them
 """
 
 import sys
@@ -18,7 +18,7 @@ from playground.ui import build_demo, launch  # noqa: E402
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
-WANTED = set(sys.argv[1:]) or {"gan", "ddpm", "eae"}
+WANTED = set(sys.argv[1:]) or {"gan", "ddpm", "eae", "xiangqi", "gibbs"}
 demo = build_demo()
 _, url, _ = launch(demo, prevent_thread_lock=True, quiet=True)
 try:
@@ -52,6 +52,33 @@ try:
             page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ROOT / "assets" / "screenshot-eae.png"), full_page=False)
+        if "xiangqi" in WANTED:
+            page.get_by_role("tab", name="Xiangqi · 象棋 GPT").click()
+            page.set_viewport_size({"width": 1280, "height": 1000})
+            for ply, move in enumerate(["炮二平五", "马二进三", "车一平二"]):
+                page.locator("#xiangqi-move-input textarea").fill(move)
+                page.locator("#xiangqi-play").click()
+                page.wait_for_function(
+                    "n => { const t = document.querySelector('#xiangqi-history textarea');"
+                    " return t && t.value.split(' ').length === n; }", arg=2 * (ply + 1), timeout=60_000)
+                page.wait_for_function(  # the move box is cleared after each move: wait for that first
+                    "() => document.querySelector('#xiangqi-move-input textarea').value === ''", timeout=60_000)
+            page.locator("#xiangqi-board [data-sq='b2']").click()  # the other cannon, picked up
+            page.locator("#xiangqi-board circle.selected").wait_for(timeout=60_000)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-xiangqi.png"), full_page=False)
+        if "gibbs" in WANTED:
+            page.get_by_role("tab", name="Gibbs · BERT 中文").click()
+            page.set_viewport_size({"width": 1280, "height": 1000})
+            page.wait_for_function("() => { const t = document.querySelector('#gibbs-samples textarea');"
+                                   " return t && t.value.includes('生产力'); }", timeout=60_000)
+            page.locator("#gibbs-go").click()
+            page.wait_for_function("() => { const m = document.querySelector('#gibbs-live .meta');"
+                                   " return m && m.textContent.includes('step 200 / 200'); }", timeout=120_000)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-gibbs.png"), full_page=False)
         browser.close()
 finally:
     demo.close()

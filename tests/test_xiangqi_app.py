@@ -111,6 +111,7 @@ def test_click_selects_then_moves_and_the_reply_comes_separately():
 
     *view, selected = xui.xiangqi_click("", "", "red", 0.0, Click("h2"))
     assert selected == "h2" and 'class="selected"' in view[1] and view[0] == ""
+    assert all(isinstance(x, type(gr.skip())) for x in view[2:4])  # move list and candidates kept
     *view, selected = xui.xiangqi_click("", selected, "red", 0.0, Click("e2"))
     assert selected == "" and view[0] == "h2e2"
     history, board, table, cands, status = xui.xiangqi_reply(view[0], "red", 0.0)

@@ -125,13 +125,20 @@ def xiangqi_click(history: str, selected: str, side: str, temperature: float, ev
     square = evt.value if isinstance(evt.value, str) and SQUARE.match(evt.value) else None
     st = rules.state(moves)
     if square is None or st["result"] is not None or st["side_to_move"] != side:
-        return (*_view(moves, side), "")
+        return (*_board_only(moves, side, None), "")
     legal = rules.legal_moves(moves)
     if selected and selected + square in legal:  # your move shows at once; the model replies next (xiangqi_reply)
         return (*_view(moves + [selected + square], side), "")
     if any(m.startswith(square) for m in legal):  # one of your pieces that can move
-        return (*_view(moves, side, selected=square), square)
-    return (*_view(moves, side), "")
+        return (*_board_only(moves, side, square), square)
+    return (*_board_only(moves, side, None), "")
+
+
+def _board_only(moves: list[str], side: str, selected: str | None) -> tuple:
+    """The view after a click that moves nothing: the board redrawn, the move list and the model's
+    last candidates left as they are."""
+    history, board, _, _, status = _view(moves, side, selected=selected)
+    return history, board, gr.skip(), gr.skip(), status
 
 
 @ui_errors
