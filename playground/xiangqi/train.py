@@ -40,6 +40,9 @@ from ..training import LengthBatches, LossLog, SaveClock, atomic_torch_save, che
 from . import rules
 from .models import SIZES, Vocab, build_tokenizer, make_model
 
+# the loss log's columns (a continued run's export merges its log with the earlier one's)
+LOSS_COLUMNS = ["step", "loss", "lr", "prefix", "minutes", "val_loss", "val_accuracy", "legal_loss"]
+
 # (share of the steps, share of each game seen): openings first, whole games last
 CURRICULUM = ((0.10, 1 / 8), (0.15, 1 / 4), (0.25, 1 / 2), (0.50, 1.0))
 
@@ -115,8 +118,8 @@ def make_batch(games: list[list[int]], share: float, pad: int) -> tuple[torch.Te
 
 
 def legal_targets(ids: torch.Tensor, mask: torch.Tensor, vocab: Vocab, count: int) -> tuple:
-    """``count`` distinct random (row, column) positions of a batch (all of them if fewer) (a column predicts the next move) and
-    a (count, vocabulary) bool mask of the legal moves there, from pyffish."""
+    """``count`` distinct random (row, column) positions of a batch (all of them if fewer; column
+    c predicts move c) and a (count, vocabulary) bool mask of the legal moves there, from pyffish."""
     lengths = mask.sum(1).tolist()
     pairs = [(r, c) for r, n in enumerate(lengths) for c in range(n - 1)]  # column c predicts move c
     picked = [pairs[i] for i in torch.randperm(len(pairs))[:count].tolist()]  # distinct positions
@@ -252,8 +255,7 @@ def train(
             )
         acc.wait_for_everyone()
 
-    columns = ["step", "loss", "lr", "prefix", "minutes", "val_loss", "val_accuracy", "legal_loss"]
-    log = LossLog(out / "loss.csv", columns, step) if main else None
+    log = LossLog(out / "loss.csv", LOSS_COLUMNS, step) if main else None
     t0, c0 = time.time(), time.process_time()
     clock = SaveClock(acc, save_minutes, max_minutes)
     start_elapsed, start_cpu = elapsed, cpu_elapsed
@@ -270,14 +272,12 @@ def train(
             with acc.autocast():
                 output = model(input_ids=ids, attention_mask=mask, labels=labels)
                 loss = output.loss
+                running.append(output.loss.item())  # the log's loss is the next-move loss alone
                 if config.legal_weight > 0:
                     legal = legal_loss(output.logits, *legal_targets(ids.cpu(), mask.cpu(), vocab,
                                                                      config.legal_positions))
                     legal_running.append(legal.item())
                     loss = loss + config.legal_weight * legal
-                    running.append(output.loss.item())
-                else:
-                    running.append(loss.item())
             opt.zero_grad(set_to_none=True)
             acc.backward(loss)
             acc.clip_grad_norm_(model.parameters(), 1.0)
@@ -374,9 +374,8 @@ def read_lineage(init_dir: Path, summary: dict, loss_csv: Path) -> tuple[dict, s
     record = {**base, "continued": base.get("continued", []) + [summary]}
     step0 = base["step"] + sum(c["step"] for c in base.get("continued", []))
     minutes0 = base["wall_minutes"] + sum(c["wall_minutes"] for c in base.get("continued", []))
-    columns = ["step", "loss", "lr", "prefix", "minutes", "val_loss", "val_accuracy", "legal_loss"]
     out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, LOSS_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     if (init_dir / "loss.csv").is_file():
         with open(init_dir / "loss.csv") as f:
