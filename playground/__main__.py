@@ -17,6 +17,10 @@ def cmd_train(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     command = "python -m playground " + shlex.join(sys.argv[1:])
+    for flag in ("log_every", "save_every"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be a positive number of steps, not {getattr(args, flag)}")
+    every = dict(save_every=args.save_every, **({"log_every": args.log_every} if args.log_every else {}))
     if args.model == "gan":
         from .gan.train import TrainConfig, train
 
@@ -28,7 +32,7 @@ def cmd_train(args) -> int:
         out = args.out or f"runs/gan-{args.arch}"
         summary = train(config, out, export_dir=args.export, data_dir=args.data_dir,
                         max_minutes=args.max_minutes, save_minutes=args.save_minutes,
-                        sample_every=args.sample_every, progress=not args.no_progress, command=command)
+                        sample_every=args.sample_every, progress=not args.no_progress, command=command, **every)
     elif args.model == "eae":
         from .eae.train import TrainConfig, train
 
@@ -39,7 +43,7 @@ def cmd_train(args) -> int:
         out = args.out or f"runs/eae-{config.kind}"
         summary = train(config, out, export_dir=args.export, data_dir=args.data_dir, max_minutes=args.max_minutes,
                         save_minutes=args.save_minutes, sample_every=args.sample_every, progress=not args.no_progress,
-                        command=command)
+                        command=command, **every)
     elif args.model == "ddpm":
         from .ddpm.train import TrainConfig, train
 
@@ -50,7 +54,7 @@ def cmd_train(args) -> int:
         out = args.out or f"runs/ddpm-{config.schedule}"
         summary = train(config, out, export_dir=args.export, data_dir=args.data_dir, max_minutes=args.max_minutes,
                         save_minutes=args.save_minutes, sample_every=args.sample_every, progress=not args.no_progress,
-                        command=command)
+                        command=command, **every)
     elif args.model == "xiangqi":
         from .xiangqi.train import TrainConfig, train
 
@@ -62,7 +66,7 @@ def cmd_train(args) -> int:
         config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
         summary = train(config, args.out or "runs/xiangqi", data_dir=args.data_dir or "runs/xiangqi-data",
                         export_dir=args.export, max_minutes=args.max_minutes, save_minutes=args.save_minutes,
-                        progress=not args.no_progress, command=command)
+                        progress=not args.no_progress, command=command, **every)
     elif args.model == "gibbs":
         from .gibbs.train import TrainConfig, train
 
@@ -71,7 +75,7 @@ def cmd_train(args) -> int:
         config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
         summary = train(config, args.out or "runs/gibbs", export_dir=args.export, data_dir=args.data_dir,
                         max_minutes=args.max_minutes, save_minutes=args.save_minutes, progress=not args.no_progress,
-                        command=command)
+                        command=command, **every)
     elif args.model == "classifier":
         from .metrics import train_classifier
 
@@ -396,6 +400,16 @@ def cmd_bench(args) -> int:
     import statistics
     import time
 
+    if args.load:  # only the load test: N concurrent users through a launched app
+        from .bench import bench_load
+
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        report = bench_load(args.load, url=args.url)
+        return 1 if any(r["failures"] for r in report.values()) else 0
+
     from . import eae, gan
     from .device import manager
 
@@ -451,7 +465,9 @@ def cmd_bench(args) -> int:
     if (ddpm.model_dir() / "model_index.json").is_file() and args.stock:
         _bench_stock_ddpm(ddpm)
     if args.http:
-        _bench_http(args.repeats)
+        from .bench import bench_http
+
+        bench_http(args.repeats)
     return 0
 
 
@@ -475,43 +491,6 @@ def _bench_stock_ddpm(ddpm) -> None:
     ours = time.perf_counter() - t0
     print(f"{'stock DDPMPipeline 1000 steps n=16':44s} {stock:7.2f} s")
     print(f"{'ddpm dpm++ 25 steps n=16 (ours)':44s} {ours:7.2f} s   ratio {stock / ours:.0f}x")
-
-
-def _bench_http(repeats: int) -> None:
-    """The same calls end to end: launched app, gradio_client, PNGs downloaded."""
-    import statistics
-    import time
-
-    from gradio_client import Client
-
-    from .ui import build_demo, launch
-
-    demo = build_demo()
-    _, url, _ = launch(demo, prevent_thread_lock=True, quiet=True)
-    try:
-        cases = []
-        # without downloads: the server's round trip (what a browser waits for before it
-        # fetches the images in parallel); with: gradio_client fetching each file in turn
-        for download in (False, True):
-            client = Client(url, verbose=False, download_files=download)
-            tag = "+ downloads" if download else "round trip"
-            cases += [(f"http gan_generate dcgan n=64 {tag}", client, ("dcgan", 0, 64), "/gan_generate"),
-                      (f"http ddpm_generate dpm++ 25 n=16 {tag}", client, ("dpm++", 25, 0.0, 0, 16), "/ddpm_generate"),
-                      (f"http gan_interpolate dcgan 10 {tag}", client, ("dcgan", 0, 1, 10), "/gan_interpolate"),
-                      (f"http eae_generate eae n=64 {tag}", client, ("eae", 0, 64, 1.0), "/eae_generate"),
-                      (f"http xiangqi_move h2e2 + reply {tag}", client, ("", "h2e2", "red", 0.0), "/xiangqi_move"),
-                      (f"http gibbs_sample 4 x 16 x 200 {tag}", client,
-                       ("", 16, 4, 200, 50, 1.0, 0, "random", "none", 0), "/gibbs_sample")]
-        for name, client, call_args, api_name in cases:
-            client.predict(*call_args, api_name=api_name)
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                client.predict(*call_args, api_name=api_name)
-                times.append(time.perf_counter() - t0)
-            print(f"{name:44s} median {1000 * statistics.median(times):7.1f} ms   min {1000 * min(times):7.1f} ms")
-    finally:
-        demo.close()
 
 
 def main(argv=None) -> int:
@@ -557,6 +536,10 @@ def main(argv=None) -> int:
                    "(default: the installed one)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
     p.add_argument("--save-minutes", type=float, default=3.0)
+    p.add_argument("--save-every", type=int, default=None, metavar="STEPS",
+                   help="also save the state every STEPS steps (a kill then loses at most that many)")
+    p.add_argument("--log-every", type=int, default=None, metavar="STEPS",
+                   help="steps between loss.csv rows (default 50; xiangqi and gibbs 25)")
     p.add_argument("--sample-every", type=int, default=1000)
     p.add_argument("--no-progress", action="store_true")
     _add_threads(p)
@@ -639,6 +622,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("bench", help="warm latency of every tab's endpoints")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--http", action="store_true", help="also time the endpoints through a launched app")
+    p.add_argument("--load", type=int, default=0, metavar="USERS",
+                   help="only the load test: USERS concurrent gradio_client users over the five main endpoints")
+    p.add_argument("--url", default=None, help="--load against this running app instead of launching one")
     p.add_argument("--stock", action="store_true",
                    help="ddpm: also time diffusers' DDPMPipeline at 1000 steps (about a minute)")
     _add_threads(p)

@@ -32,11 +32,16 @@ def data_dir(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get(ENV_VAR) or DEFAULT_DIR)
 
 
+class DataMissingError(FileNotFoundError, ValueError):
+    """A data file is not there. Also a ``ValueError``, so the app shows its message as an error
+    of the tab that needed the data (like any bad input) instead of failing with a traceback."""
+
+
 def _find(folder: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem):
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(
+    raise DataMissingError(
         f"Fashion-MNIST file {stem}(.gz) not found in {folder}. Install the Debian package "
         f"with `apt-get install dataset-fashion-mnist`, or point {ENV_VAR} (or --data-dir) "
         "at a folder holding the four IDX files."

@@ -4,7 +4,10 @@
 * loads each model lazily, once, and caches it (thread-safe; at most
   ``$PLAYGROUND_MAX_GPU_MODELS`` models stay resident on an accelerator, least recently
   used first out);
-* runs generation under ``torch.inference_mode`` (``manager.inference()``);
+* runs device work under ``torch.inference_mode`` in one of a few device slots
+  (``manager.inference()``; ``$PLAYGROUND_CONCURRENCY`` slots, default 1 on a CPU, 2 on a GPU),
+  granted first come, first served; long loops take a slot per step (``manager.steps``), so
+  a short request is served between the steps of a long one instead of after all of them;
 * hands out seeded ``torch.Generator``s: noise is always drawn on the CPU from the seed,
   so a seed gives the same latents on every device;
 * reports its state for the UI's System panel;
@@ -13,6 +16,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import numbers
@@ -59,6 +63,13 @@ def on_zero_gpu() -> bool:
     return True
 
 
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for error messages: a message must
+    not echo a 100,000-character input back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def check_int(name: str, value: Any, low: int, high: int) -> int:
     """``value`` as an int in [low, high], else a ``ValueError`` saying what is allowed.
 
@@ -67,23 +78,81 @@ def check_int(name: str, value: Any, low: int, high: int) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or not float(value).is_integer():
-        raise ValueError(f"{name} must be an integer between {low} and {high}, not {value!r}")
+        raise ValueError(f"{name} must be an integer between {low} and {high}, not {short_repr(value)}")
     value = int(value)
     if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+        raise ValueError(f"{name} must be between {low} and {high}, not {short_repr(value)}")
     return value
 
 
-def validate_seed(seed: Any) -> int:
-    """A seed is an integer in [0, 2**32 - 1]; None draws a fresh one."""
+def validate_seed(seed: Any, name: str = "seed") -> int:
+    """A seed is an integer in [0, 2**32 - 1]; None draws a fresh one. ``name``: the argument's
+    name in the error message (``seed_a``)."""
     if seed is None:
         return random.SystemRandom().randint(0, MAX_SEED)
-    return check_int("seed", seed, 0, MAX_SEED)
+    return check_int(name, seed, 0, MAX_SEED)
+
+
+class DeviceSlots:
+    """At most ``limit`` threads do device work at once; waiting threads are let in first come,
+    first served (a released slot is handed straight to the longest waiter, waking only it).
+    Re-entrant: a thread that holds a slot may enter again without waiting."""
+
+    def __init__(self, limit: int):
+        if limit < 1:
+            raise ValueError(f"the device needs at least one slot, not {limit}")
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._busy = 0
+        self._held = threading.local()
+
+    def _acquire(self) -> None:
+        with self._lock:
+            if self._busy < self.limit and not self._waiting:
+                self._busy += 1
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()  # set by a releasing thread, which hands its slot over (``_busy`` unchanged)
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._busy -= 1
+
+    @contextlib.contextmanager
+    def __call__(self):
+        depth = getattr(self._held, "depth", 0)
+        if depth:  # nested device work in the same thread
+            self._held.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._held.depth = depth
+            return
+        self._acquire()
+        self._held.depth = 1
+        try:
+            yield
+        finally:
+            self._held.depth = 0
+            self._release()
+
+    def status(self) -> dict:
+        with self._lock:
+            return {"slots": self.limit, "busy": self._busy, "waiting": len(self._waiting)}
 
 
 class DeviceManager:
-    def __init__(self, device: str | torch.device | None = None, max_gpu_models: int | None = None):
+    def __init__(self, device: str | torch.device | None = None, max_gpu_models: int | None = None,
+                 slots: int | None = None):
         self.device = device if isinstance(device, torch.device) else pick_device(device)
+        if slots is None:
+            slots = int(os.environ.get("PLAYGROUND_CONCURRENCY") or (1 if self.device.type == "cpu" else 2))
+        self.slots = DeviceSlots(slots)
         if max_gpu_models is None:
             max_gpu_models = int(os.environ.get("PLAYGROUND_MAX_GPU_MODELS", "3"))
         self.max_gpu_models = max(1, max_gpu_models)
@@ -143,8 +212,22 @@ class DeviceManager:
 
     @contextlib.contextmanager
     def inference(self):
-        with torch.inference_mode():
+        """Device work: wait for a device slot, then run under ``torch.inference_mode``.
+        Keep only the device-bound part inside (not image encoding or file writes)."""
+        with self.slots(), torch.inference_mode():
             yield
+
+    def steps(self, iterator):
+        """Advance ``iterator`` (a denoising loop, a Gibbs chain) one item at a time, each inside
+        ``inference()``: between its steps a long run gives the device up to whoever waits."""
+        iterator = iter(iterator)
+        while True:
+            with self.inference():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
 
     def gpu(self, fn: Callable | None = None, *, duration: int = 60):
         """Decorator for device-bound functions: ``spaces.GPU`` on ZeroGPU, else a no-op."""
@@ -175,6 +258,7 @@ class DeviceManager:
             "zero_gpu": self.zero_gpu,
             "python": platform.python_version(),
             "loaded_models": models,
+            "device_slots": self.slots.status(),
             "max_models_on_accelerator": self.max_gpu_models,
         }
         if self.device.type == "cuda" and not self.zero_gpu:  # ZeroGPU: no CUDA calls outside spaces.GPU

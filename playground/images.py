@@ -87,13 +87,13 @@ def open_image(image) -> Image.Image:
         try:
             image = Image.open(image)
             image.load()
-        except (OSError, UnidentifiedImageError, ValueError) as e:
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
             raise ValueError(f"{str(image)[:200]!r} is not a readable image file ({type(e).__name__})") from None
     elif isinstance(image, (bytes, bytearray)):
         try:
             image = Image.open(io.BytesIO(image))
             image.load()
-        except (OSError, UnidentifiedImageError) as e:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
             raise ValueError(f"the bytes given are not an image ({type(e).__name__})") from None
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()

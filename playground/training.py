@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import os
 import time
 from pathlib import Path
@@ -60,7 +61,10 @@ def autocast(enabled: bool, device: torch.device):
 
 
 def atomic_torch_save(obj, path: Path) -> None:
-    """``torch.save`` to a temporary file, flushed to disk, then renamed over ``path``."""
+    """``torch.save`` to a temporary file, flushed to disk, then renamed over ``path``.
+
+    A process killed mid-save (even by SIGKILL) leaves ``path`` as it was, the previous complete
+    save; the half-written temporary file is simply overwritten by the next save."""
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as f:
@@ -68,6 +72,21 @@ def atomic_torch_save(obj, path: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load_state(path: Path, device) -> dict | None:
@@ -84,17 +103,25 @@ def load_state(path: Path, device) -> dict | None:
 
 class LossLog:
     """``loss.csv`` with a header; on resume, rows logged after the saved step are dropped
-    (they belong to work lost by the interruption)."""
+    (they belong to work lost by the interruption), as is a last line cut short by a kill.
+    That clean-up is itself written atomically, so a kill during it loses nothing."""
 
     def __init__(self, path: Path, columns: list[str], resume_step: int):
         self.path = Path(path)
         if self.path.exists():
             with open(self.path, newline="") as f:
-                rows = list(csv.reader(f))
-            kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= resume_step]
-            if len(kept) < len(rows):
-                with open(self.path, "w", newline="") as f:
+                text = f.read()
+            complete = text[: text.rfind("\n") + 1]  # drop an unfinished last line
+            rows = list(csv.reader(io.StringIO(complete)))
+            header = rows[0] if rows else list(columns)
+            kept = [header] + [r for r in rows[1:] if _row_step(r) is not None and _row_step(r) <= resume_step]
+            if kept != rows or complete != text:
+                tmp = self.path.with_name(self.path.name + ".tmp")
+                with open(tmp, "w", newline="") as f:
                     csv.writer(f).writerows(kept)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
         new = not self.path.exists()
         self._file = open(self.path, "a", newline="")
         self._writer = csv.writer(self._file)
@@ -110,6 +137,13 @@ class LossLog:
         self._file.close()
 
 
+def _row_step(row: list[str]) -> int | None:
+    try:
+        return int(row[0])
+    except (IndexError, ValueError):
+        return None
+
+
 def check_resumable(state: dict, config: dict, state_path: Path) -> None:
     """A saved state may be resumed only with the configuration it was written with
     (``steps`` may change: a run can be extended or cut short)."""
@@ -123,18 +157,25 @@ def check_resumable(state: dict, config: dict, state_path: Path) -> None:
 
 class SaveClock:
     """When to save and when to stop, decided alike in every process of a data-parallel run
-    (flags summed over processes), so that saves stay collective."""
+    (flags summed over processes), so that saves stay collective.
 
-    def __init__(self, acc, save_minutes: float, max_minutes: float | None):
+    A save is due every ``save_minutes`` of wall time and, with ``save_every``, also at every
+    step that is a multiple of it (deterministic: a kill loses at most ``save_every`` steps)."""
+
+    def __init__(self, acc, save_minutes: float, max_minutes: float | None, save_every: int | None = None):
+        if save_every is not None and save_every < 1:
+            raise ValueError(f"save_every must be a positive number of steps, not {save_every!r}")
         self.acc, self.save_minutes, self.max_minutes = acc, save_minutes, max_minutes
+        self.save_every = save_every
         self.start = self.last_save = time.time()
 
-    def due(self) -> tuple[bool, bool]:
-        """(save now, stop now)."""
+    def due(self, step: int | None = None) -> tuple[bool, bool]:
+        """(save now, stop now), after ``step`` steps."""
         import torch
 
         now = time.time()
-        flags = torch.tensor([float(now - self.last_save > self.save_minutes * 60),
+        by_steps = self.save_every is not None and step is not None and step % self.save_every == 0
+        flags = torch.tensor([float(now - self.last_save > self.save_minutes * 60 or by_steps),
                               float(self.max_minutes is not None and now - self.start > self.max_minutes * 60)])
         if self.acc.num_processes > 1:
             flags = self.acc.reduce(flags.to(self.acc.device), reduction="sum")
@@ -142,6 +183,22 @@ class SaveClock:
 
     def saved(self) -> None:
         self.last_save = time.time()
+
+
+def make_accelerator(bf16: bool):
+    """The trainers' ``accelerate.Accelerator``: on the playground's device, bfloat16 autocast
+    on or off. Accelerate keeps one state per process and refuses a second Accelerator with
+    another precision; a trainer called again in the same process (the Python API, the tests)
+    with the other setting gets that state reset instead (a process group, if any, is kept)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from .device import manager
+
+    precision = "bf16" if bf16 else "no"
+    if AcceleratorState._shared_state.get("_mixed_precision", precision) != precision:
+        AcceleratorState._reset_state()
+    return Accelerator(cpu=manager.device.type == "cpu", mixed_precision=precision)
 
 
 class LengthBatches:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .device import manager
-from .uikit import DEVICE_CONCURRENCY, INTRO, TITLE, launch  # noqa: F401  (launch: app.py and the CLI use it)
+from .uikit import DEVICE_EVENT, INTRO, TITLE, WORKERS, Blocks, launch, serve_outputs  # noqa: F401  (launch: app.py and the CLI use it)
 
 
 def system_status() -> dict:
@@ -24,24 +24,31 @@ def build_demo() -> gr.Blocks:
     from .gibbs import ui as gibbs_ui
     from .xiangqi import ui as xiangqi_ui
 
+    serve_outputs()
     # every output file is unique (request ids), so Gradio's cache is swept hourly
-    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
+    # uikit.Blocks: a malformed file or example payload gets a clear gr.Error, not Gradio's bare "Error"
+    with Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
+            # each tab returns its first result (loader, output), shown on page load without a click
+            first = {}
             with gr.Tab("GAN · Fashion-MNIST", id="gan"):
-                gan_ui.build()
+                first["gan"] = gan_ui.build()
             with gr.Tab("DDPM · diffusion", id="ddpm"):
-                ddpm_ui.build()
+                first["ddpm"] = ddpm_ui.build()
             with gr.Tab("EAE · entropic autoencoder", id="eae"):
-                eae_ui.build()
+                first["eae"] = eae_ui.build()
             with gr.Tab("Xiangqi · 象棋 GPT", id="xiangqi"):
-                xiangqi_ui.build()
+                first["xiangqi"] = xiangqi_ui.build()
             with gr.Tab("Gibbs · BERT 中文", id="gibbs"):
-                gibbs_ui.build()
+                first["gibbs"] = gibbs_ui.build()
         with gr.Accordion("System", open=False):
             status = gr.JSON(label="Device manager", elem_id="system-status")
             refresh = gr.Button("Refresh", size="sm")
         refresh.click(system_status, None, status, api_name="system_status")
         demo.load(system_status, None, status, api_name="system_status_on_load", api_visibility="undocumented")
-    demo.queue(default_concurrency_limit=DEVICE_CONCURRENCY)
+        for tab, (load, output) in first.items():
+            demo.load(load, None, output, api_name=f"{tab}_first_result", api_visibility="undocumented",
+                      **DEVICE_EVENT)
+    demo.queue(default_concurrency_limit=WORKERS)
     return demo

@@ -6,20 +6,34 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import shutil
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import gradio as gr
 
-from .device import MAX_SEED, manager
+from .device import MAX_SEED, check_int, manager, short_repr
+from .images import save_png
 
 TITLE = "Generative Model Playground"
-# Device-bound events share one queue slot group, so a burst of requests cannot
-# oversubscribe the CPU or the GPU. ``PLAYGROUND_CONCURRENCY`` raises the limit.
+# Events that use a model share one Gradio concurrency group of ``PLAYGROUND_WORKERS`` (default
+# 32) handlers at once. Who computes is the device manager's business: its slots
+# (``PLAYGROUND_CONCURRENCY``, default 1 on a CPU) are granted first come, first served and
+# long runs take one per step. So one request's image encoding and file writes overlap another's
+# device work, and a short request is served between the steps of a long one rather than after it.
 DEVICE_CONCURRENCY_ID = "device"
-DEVICE_CONCURRENCY = int(os.environ.get("PLAYGROUND_CONCURRENCY", "1" if manager.device.type == "cpu" else "2"))
-DEVICE_EVENT = {"concurrency_id": DEVICE_CONCURRENCY_ID, "concurrency_limit": DEVICE_CONCURRENCY}
+WORKERS = max(1, int(os.environ.get("PLAYGROUND_WORKERS") or 32))
+DEVICE_EVENT = {"concurrency_id": DEVICE_CONCURRENCY_ID, "concurrency_limit": WORKERS}
+# Files the app hands out (PNGs, GIFs, text) are written here, one folder per request, and served
+# as they are (a Gradio static path: not hashed, copied or re-encoded). Names are random; files
+# older than an hour are swept; ``first-results`` (the tabs' page-load samples) is kept a week.
+OUTPUT_DIR = Path(tempfile.gettempdir()) / "playground-outputs"
+KEEP_DIR = OUTPUT_DIR / "first-results"
+_last_sweep = 0.0
 
 INTRO = """# Generative Model Playground
 Classic generative models, each reproducing a well-known write-up and then going further,
@@ -50,9 +64,52 @@ def latent_walk_widgets(prefix: str):
     return seed_a, seed_b, steps, button, strip, gif
 
 
+_FIRST_RESULTS: dict = {}  # tab -> its page-load loader (the last app built), warmed up once the port is open
+
+
+def first_result(fn, tab: str):
+    """A tab's first result, shown on page load without a click (``build_demo`` wires the
+    returned function to ``demo.load``): ``fn()`` runs once, on the first page load or in the
+    warm-up ``launch`` starts when the port is open, whichever comes first; every visitor then
+    gets the same value (files under ``KEEP_DIR``). A ``ValueError`` (a missing or broken
+    checkpoint) is not kept: the page shows a warning naming the tab, its widgets stay empty,
+    and the next page load tries again. The app starts either way."""
+    lock, done = threading.Lock(), []
+
+    def load():
+        with lock:  # the first caller computes; the others wait for its result
+            if not done:
+                try:
+                    done.append(fn())
+                except ValueError as e:
+                    print(f"{tab} tab: no first result ({e})")
+                    gr.Warning(f"{tab} tab: {e}")
+                    return gr.skip()
+            return done[0]
+
+    load.__name__ = f"{tab.lower()}_first_result"
+    _FIRST_RESULTS[tab] = load
+    return load
+
+
+def warm_up() -> None:
+    """Compute every tab's first result (in the background after launch)."""
+    for load in list(_FIRST_RESULTS.values()):
+        try:
+            load()
+        except Exception as e:  # never let the warm-up thread die noisily; the page load retries
+            print(f"warm-up: {load.__name__}: {type(e).__name__}: {e}")
+
+
 def launch(demo: gr.Blocks, **kwargs):
-    """``demo.launch`` with the playground's CSS (Gradio 6 takes CSS at launch)."""
-    return demo.launch(css=CSS, **kwargs)
+    """``demo.launch`` with the playground's CSS (Gradio 6 takes CSS at launch); once the
+    port is open, the tabs' first results are computed in a background thread."""
+    block = not kwargs.pop("prevent_thread_lock", False)
+    result = demo.launch(css=CSS, prevent_thread_lock=True, **kwargs)
+    threading.Thread(target=warm_up, name="playground-warm-up", daemon=True).start()
+    if block:
+        demo.block_thread()
+    return result
 
 
 def ui_errors(fn):
@@ -70,25 +127,154 @@ def ui_errors(fn):
     return wrapper
 
 
+UPLOAD_HINT = "from gradio_client: handle_file(local path)"
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)  # http://, https://, file:, data: ...
+
+
+def is_app_file(path) -> bool:
+    """Is ``path`` (named by a client) a file uploaded to this app (Gradio's upload folder) or one
+    the app handed out (a static path, see ``serve_outputs``)? The rule Gradio applies to uploads;
+    anything else on the server's disk, and any URL, is not."""
+    from gradio import utils
+
+    if not isinstance(path, str) or _URL.match(path):
+        return False
+    try:
+        return utils.is_in_or_equal(path, utils.get_upload_folder()) or utils.is_static_file(path)
+    except (OSError, ValueError):  # a NUL byte, a lone surrogate: not a path of ours
+        return False
+
+
+def check_file_payload(name: str, value, what: str = "an image file", multiple: bool = False) -> None:
+    """``value`` as sent for a file input: None, or a Gradio FileData payload (a list of them when
+    ``multiple``) naming a file uploaded to this app or handed out by it. Else a ``gr.Error``
+    saying what is accepted. A URL is refused (never fetched) and a server path never opened."""
+    if value is None:
+        return
+    if multiple and not isinstance(value, list):
+        raise gr.Error(f"{name} must be a list of uploaded files ({UPLOAD_HINT} for each), not {short_repr(value)}")
+    for item in value if multiple else [value]:
+        path = item.get("path") if isinstance(item, dict) else None
+        if not isinstance(path, str) or (item.get("meta") or {}).get("_type") != "gradio.FileData":
+            raise gr.Error(f"{name} must be {what} uploaded to this app ({UPLOAD_HINT}), not {short_repr(item)}")
+        if _URL.match(path):
+            raise gr.Error(f"{name}: URLs are not fetched ({short_repr(path)}); download the file and upload it "
+                           f"({UPLOAD_HINT})")
+        if not is_app_file(path):
+            raise gr.Error(f"{name}: {short_repr(path)} is not a file uploaded to this app; upload it ({UPLOAD_HINT})")
+
+
+def check_payloads(block_fn, inputs: list) -> None:
+    """What a client sent for an event's file inputs (``gr.Image``, ``gr.File``) and example
+    pickers (``gr.Dataset``), checked before Gradio touches it (see ``Blocks``)."""
+    names = list(getattr(block_fn, "input_parameter_names", None) or [])
+    for i, (block, value) in enumerate(zip(block_fn.inputs, inputs)):
+        name = (names[i] if i < len(names) else None) or getattr(block, "label", None) or f"input {i + 1}"
+        if isinstance(block, gr.Dataset):
+            try:
+                check_int("example", value, 0, len(block.samples) - 1)
+            except ValueError as e:
+                raise gr.Error(f"{e} (the index of one of the {len(block.samples)} examples)") from None
+        elif isinstance(block, gr.Image):
+            check_file_payload(name, value, "an image file")
+        elif isinstance(block, gr.File):
+            what = "an image file" if "image" in (block.file_types or []) else "a file"
+            check_file_payload(name, value, what, multiple=block.file_count != "single")
+
+
+class SelectEvent(gr.EventData):
+    """What a ``.select`` listener gets, like ``gr.SelectData`` (``index``, ``value``), but built
+    from any payload: a hand-made request with no or odd event data gives ``None``s instead of
+    an exception inside Gradio. Handlers check ``value`` themselves."""
+
+    def __init__(self, target, data):
+        super().__init__(target, data)
+        self.index = data.get("index") if isinstance(data, dict) else None
+        self.value = data.get("value") if isinstance(data, dict) else None
+
+
+class Blocks(gr.Blocks):
+    """``gr.Blocks`` that checks the file and example payloads a client sends before Gradio does
+    (``check_payloads``). Gradio refuses malformed ones too, but a client only sees "Error" (and
+    Gradio would fetch a URL); here each gets a ``gr.Error`` naming the parameter and saying what
+    is accepted. Values Gradio never checks (numbers, text) are the handlers' business."""
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        if not explicit_call:  # explicit calls: the app's own (example caching, demo(...))
+            check_payloads(block_fn, inputs)
+        return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+
+
 def card_markdown(folder: Path) -> str:
     """A checkpoint's model card (README.md) for display in the app: the Hub front matter and
     the image links (they resolve on the Hub, not here) left out."""
     card = Path(folder) / "README.md"
-    text = card.read_text() if card.is_file() else f"No model card found in `{folder}`."
+    try:
+        text = card.read_text(encoding="utf-8") if card.is_file() else f"No model card found in `{folder}`."
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8 text; a card never stops the app
+        return f"The model card `{card}` cannot be read ({type(e).__name__}: {str(e)[:200]})."
     if text.startswith("---"):  # Hub metadata
         text = text.split("---", 2)[-1]
     return "\n".join(line for line in text.splitlines() if not line.startswith("!["))
 
 
-def scratch_dir(max_age_s: float = 3600) -> Path:
-    """Where files (GIFs) wait for Gradio to copy them into its cache; old ones are pruned."""
-    folder = Path(tempfile.gettempdir()) / "playground-scratch"
-    folder.mkdir(exist_ok=True)
+def read_log(path: Path, parse) -> list[dict]:
+    """The rows of a CSV log (a checkpoint's ``loss.csv``) for a plot: ``parse(record)`` turns each
+    record (a dict) into a list of rows. Records that do not parse (a truncated last line) are
+    skipped; a missing, unreadable or garbled file gives no rows. A plot never stops the app."""
+    import csv
+
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for record in csv.DictReader(f):
+                try:
+                    rows += parse(record)
+                except (KeyError, TypeError, ValueError):
+                    continue
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, csv.Error) as e:  # ValueError: not UTF-8 text
+        print(f"cannot read {path}: {type(e).__name__}: {e}")
+        return []
+    return rows
+
+
+def serve_outputs() -> None:
+    """Let Gradio serve ``OUTPUT_DIR`` as it is (called once by ``build_demo``)."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    gr.set_static_paths([OUTPUT_DIR])
+
+
+def scratch_dir(max_age_s: float = 3600, keep: bool = False) -> Path:
+    """A fresh folder for one request's files under ``OUTPUT_DIR`` (``keep``: under ``KEEP_DIR``,
+    kept a week). At most once a minute, folders older than ``max_age_s`` go."""
+    global _last_sweep
     now = time.time()
-    for old in folder.iterdir():
-        try:
-            if now - old.stat().st_mtime > max_age_s:
-                old.unlink()
-        except OSError:
-            pass
+    if now - _last_sweep > 60:
+        _last_sweep = now
+        kept = list(KEEP_DIR.glob("*")) if KEEP_DIR.is_dir() else []  # earlier runs' first results: a week
+        for old, age in [(f, max_age_s) for f in OUTPUT_DIR.glob("*") if f != KEEP_DIR] + [(f, 7 * 86400) for f in kept]:
+            try:
+                if now - old.stat().st_mtime > age:
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+            except OSError:
+                pass
+    folder = (KEEP_DIR if keep else OUTPUT_DIR) / uuid.uuid4().hex
+    folder.mkdir(parents=True)
     return folder
+
+
+def image_files(images: list, name: str, keep: bool = False) -> list[str]:
+    """Write PIL images (tagged with their parameters, see ``images.tag``) as PNG files named
+    ``name-000.png``... in a fresh folder and return their paths, for a ``gr.Gallery``.
+
+    Done in the request's own thread after its device work: Gradio then serves the files as
+    they are instead of encoding, hashing and copying each image itself."""
+    folder = scratch_dir(keep=keep)
+    paths = []
+    for i, image in enumerate(images):
+        path = folder / f"{name}-{i:03d}.png"
+        save_png(image, path)
+        paths.append(str(path))
+    return paths

@@ -68,8 +68,8 @@ def test_random_seed_model_card_and_system(client):
         ((None, 0, 4), "/gan_generate", "arch must be one of"),
         (("dcgan", 0, 1, 1), "/gan_interpolate", "steps must be between 2 and 64"),
         (("dcgan", 0, 1, None), "/gan_interpolate", "steps must be an integer"),
-        (("dcgan", 0, 2**40, 4), "/gan_interpolate", "seed must be between"),
-        (("su2017", [1], 2, 4), "/gan_interpolate", "seed must be an integer"),
+        (("dcgan", 0, 2**40, 4), "/gan_interpolate", "seed_b must be between"),
+        (("su2017", [1], 2, 4), "/gan_interpolate", "seed_a must be an integer"),
         (("stylegan",), "/gan_model_card", "arch must be one of"),
     ],
 )

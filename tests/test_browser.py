@@ -9,6 +9,33 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+def test_every_tab_shows_its_first_result_without_a_click(app_url):
+    """Page load fills every tab: 64 GAN and EAE samples, 16 DDPM samples, the model's favourite
+    opening moves, four Gibbs samples; each image file loads whole in the browser."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(app_url)
+            for tab, gallery, count in (("GAN · Fashion-MNIST", "#gan-gallery", 64),
+                                        ("DDPM · diffusion", "#ddpm-gallery", 16),
+                                        ("EAE · entropic autoencoder", "#eae-gallery", 64)):
+                page.get_by_role("tab", name=tab).click()
+                page.locator(f"{gallery} img").nth(count - 1).wait_for(state="attached", timeout=120_000)
+                page.wait_for_function(
+                    "sel => [...document.querySelectorAll(sel + ' img')].every(i => i.complete && i.naturalWidth == 28)",
+                    arg=gallery, timeout=60_000)
+            page.get_by_role("tab", name="Xiangqi · 象棋 GPT").click()
+            page.wait_for_function("() => (document.querySelector('#xiangqi-candidates') || {}).innerText"
+                                   "?.match(/[a-i][0-9][a-i][0-9]/g)?.length >= 5", timeout=60_000)
+            page.get_by_role("tab", name="Gibbs · BERT 中文").click()
+            page.wait_for_function("() => (document.querySelector('#gibbs-samples textarea') || {}).value"
+                                   "?.split('\\n').filter(l => l.startsWith('科学技术')).length === 4",
+                                   timeout=120_000)
+        finally:
+            browser.close()
+
+
 def test_click_generate_and_see_images(app_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)

@@ -139,3 +139,63 @@ def test_gpu_decorator_uses_spaces_on_zero_gpu(monkeypatch):
         return 2
 
     assert g() == 2 and wrapped and wrapped[0][1] == 60
+
+
+def test_device_slots_first_come_first_served_limited_and_reentrant():
+    import threading
+    import time
+
+    from playground.device import DeviceSlots
+
+    for limit in (1, 2):
+        slots, order, active, peak = DeviceSlots(limit), [], [0], [0]
+        lock = threading.Lock()
+
+        def work(i):
+            with slots():
+                with slots():  # nested device work in the same thread does not wait for itself
+                    with lock:
+                        active[0] += 1
+                        peak[0] = max(peak[0], active[0])
+                        order.append(i)
+                    time.sleep(0.02)
+                    with lock:
+                        active[0] -= 1
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+            time.sleep(0.005)  # arrive in order
+        for t in threads:
+            t.join()
+        assert order == list(range(6)) and peak[0] == limit
+        assert slots.status() == {"slots": limit, "busy": 0, "waiting": 0}
+
+
+def test_long_runs_give_the_device_up_between_steps():
+    import threading
+    import time
+
+    from playground.device import DeviceManager
+
+    mgr = DeviceManager("cpu", slots=1)
+    events = []
+
+    def slow_steps():
+        for i in range(5):
+            time.sleep(0.02)
+            yield i
+
+    def short():
+        time.sleep(0.03)
+        with mgr.inference():
+            events.append("short")
+
+    t1 = threading.Thread(target=lambda: [events.append(f"long{i}") for i in mgr.steps(slow_steps())])
+    t2 = threading.Thread(target=short)
+    for t in (t1, t2):
+        t.start()
+    for t in (t1, t2):
+        t.join()
+    assert events.index("short") < len(events) - 1  # served between the long run's steps, not after
+    assert [e for e in events if e != "short"] == [f"long{i}" for i in range(5)]

@@ -31,6 +31,11 @@ def test_readme_gives_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert launch.endswith("python app.py") and "requirements.txt" in launch
     assert test.endswith("python -m pytest") and "requirements-dev.txt" in test
     assert "packages.txt packages-dev.txt" in test
+    # PEP 668: a bare Debian/Ubuntu forbids pip into the system Python, so both install
+    # python3-venv and run inside .venv (which git ignores)
+    for command in commands:
+        assert "apt-get install -y python3-venv && python3 -m venv .venv && . .venv/bin/activate && pip install" in command
+    assert ".venv/" in (ROOT / ".gitignore").read_text().split()
     # .ci/run extracts its command from README.md with this sed expression: it must find exactly `test`
     import subprocess
 
@@ -47,3 +52,40 @@ def test_torch_pins():
 
 def test_screenshot_exists():
     assert (ROOT / "assets" / "screenshot.png").stat().st_size > 10_000
+
+
+def test_dependencies_run_one_way():
+    """app -> ui -> tabs -> shared helpers (uikit, images, data, ...) -> device manager: no module
+    imports from a layer above its own."""
+    import ast
+
+    tabs = {"gan", "ddpm", "eae", "xiangqi", "gibbs"}
+    pkg = ROOT / "playground"
+
+    def imported(path):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = path.parent.relative_to(ROOT).parts
+                if node.level:
+                    base = base[: len(base) - node.level + 1]
+                    mod = ".".join(base + tuple((node.module or "").split("."))).strip(".")
+                else:
+                    mod = node.module or ""
+                names.add(mod)
+                names.update(f"{mod}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        return {n for n in names if n.startswith("playground")}
+
+    for path in pkg.rglob("*.py"):
+        rel = path.relative_to(pkg).parts
+        deps = imported(path)
+        if rel[0] in tabs:  # a tab never reaches up into the app or across into another tab
+            assert not {d for d in deps if d in ("playground.ui", "playground.bench", "playground.__main__")
+                        or d.startswith("playground.ui.")}, path
+            assert not {d for d in deps if d.split(".")[1] in tabs - {rel[0]}}, path
+        elif rel[0] not in ("ui.py", "__main__.py", "bench.py"):  # shared helpers: no tab, no app
+            assert not {d for d in deps if len(d.split(".")) > 1 and d.split(".")[1] in tabs | {"ui", "bench"}}, path
+        if rel[0] == "device.py":
+            assert deps == set(), path

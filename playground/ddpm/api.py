@@ -17,12 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoints import checkpoint_dir
-from ..device import check_int, manager, validate_seed
+from ..checkpoints import checkpoint_dir, restore_hint
+from ..device import check_int, manager, short_repr, validate_seed
 from ..images import open_image, to_fashion_image, to_pil, to_uint8
 from .pipeline import SAMPLERS, denoise, make_sampler
 
 SHIPPED = "ddpm-fashion"  # folder under checkpoints/
+SHIPPED_FILES = ("model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+                 "scheduler/scheduler_config.json")
 MAX_N = 10_000
 MAX_FRAMES_N = 64  # frames(): images per streamed call
 BATCH = 500  # images per U-Net batch in generate
@@ -38,19 +40,19 @@ PRESETS = {  # the tab's presets: (sampler, steps)
 # --------------------------------------------------------------------------- checks
 def _check_sampler(sampler) -> str:
     if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {sampler!r}")
+        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {short_repr(sampler)}")
     return sampler
 
 
 def _check_eta(eta) -> float:
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or not 0 <= eta <= 1:
-        raise ValueError(f"eta must be a number in [0, 1], not {eta!r}")
+        raise ValueError(f"eta must be a number in [0, 1], not {short_repr(eta)}")
     return float(eta)
 
 
 def _check_output_type(output_type) -> None:
     if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {short_repr(output_type)}")
 
 
 def _check_model(model) -> str:
@@ -77,17 +79,28 @@ def _load_pipeline_parts(model: str):
     from diffusers import DDPMPipeline, DDPMScheduler
 
     local = model_dir(model) if model == SHIPPED or os.path.isdir(model) else None
-    if model == SHIPPED and not (local / "model_index.json").is_file():
-        raise ValueError(f"checkpoint {local} is missing or incomplete (no model_index.json)")
+    if model == SHIPPED and not local.is_dir():
+        raise ValueError(f"checkpoint folder {local} is missing. {restore_hint(local)}")
+    if model == SHIPPED:
+        for name in SHIPPED_FILES:
+            if not (local / name).is_file():
+                raise ValueError(f"checkpoint {local} is incomplete: {name} is missing. {restore_hint(local)}")
     try:
         pipe = DDPMPipeline.from_pretrained(local or model, use_safetensors=True)
     except Exception as e:
         if local is not None:
             raise ValueError(f"checkpoint {local} is corrupt or not a diffusers DDPM pipeline folder "
-                             f"({type(e).__name__}: {str(e)[:300]})") from None
+                             f"({type(e).__name__}: {str(e)[:300]}). {restore_hint(local)}") from None
         raise ValueError(f"could not load {model!r}: it is not a local pipeline folder, and fetching it from the "
                          f"Hugging Face Hub failed (offline? unknown id? no safetensors weights?): "
                          f"{type(e).__name__}: {str(e)[:300]}") from None
+    # diffusers leaves weights that the file lacks on the "meta" device (no data) and says nothing
+    empty = [name for name, t in [*pipe.unet.named_parameters(), *pipe.unet.named_buffers()] if t.is_meta]
+    if empty:
+        where = local if local is not None else repr(model)
+        raise ValueError(f"checkpoint {where} is corrupt or incomplete: its U-Net weights lack "
+                         f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}. "
+                         f"{restore_hint(local) if local is not None else ''}".rstrip())
     scheduler = pipe.scheduler
     if not isinstance(scheduler, DDPMScheduler):
         scheduler = DDPMScheduler.from_config(scheduler.config)
@@ -136,13 +149,14 @@ def _sample(model: str, n: int, steps: int, sampler: str, eta: float, seed: int)
     unet = load_unet(model)
     g = manager.generator(seed)
     out = []
-    with manager.inference():
-        for start in range(0, n, BATCH):
-            m = min(BATCH, n - start)
-            x = torch.randn((m, *_shape(unet)), generator=g).to(manager.device)
-            for _, _, x, _ in denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g, autocast=_autocast()):
-                pass
-            out.append(to_uint8(_to_unit(x)))
+    for start in range(0, n, BATCH):
+        m = min(BATCH, n - start)
+        x = torch.randn((m, *_shape(unet)), generator=g).to(manager.device)
+        # a device slot per U-Net call: other requests are served between the steps
+        for _, _, x, _ in manager.steps(denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g,
+                                                autocast=_autocast())):
+            pass
+        out.append(to_uint8(_to_unit(x)))
     return np.concatenate(out)
 
 
@@ -191,14 +205,15 @@ def frames(n: int = 16, steps: int = 25, sampler: str = "dpm++", eta: float = 0.
 def _frames(model, unet, n, steps, sampler, eta, seed, output_type):
     g = manager.generator(seed)
     x = torch.randn((n, *_shape(unet)), generator=g).to(manager.device)
-    with manager.inference():
-        for i, t, x, x0 in denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g, autocast=_autocast()):
-            xt_img, x0_img = to_uint8(_to_unit(x)), to_uint8(_to_unit(x0))
-            if output_type == "pil":
-                p = _params(model, sampler=sampler, steps=steps, eta=eta, seed=seed, n=n, step=i + 1, t=t)
-                xt_img = to_pil(xt_img, [dict(p, index=k, image="x_t") for k in range(n)])
-                x0_img = to_pil(x0_img, [dict(p, index=k, image="x0") for k in range(n)])
-            yield {"step": i + 1, "steps": steps, "t": t, "x_t": xt_img, "x0": x0_img, "seed": seed}
+    # a device slot per U-Net call, never held while the caller has the frame
+    for i, t, x, x0 in manager.steps(denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g,
+                                             autocast=_autocast())):
+        xt_img, x0_img = to_uint8(_to_unit(x)), to_uint8(_to_unit(x0))
+        if output_type == "pil":
+            p = _params(model, sampler=sampler, steps=steps, eta=eta, seed=seed, n=n, step=i + 1, t=t)
+            xt_img = to_pil(xt_img, [dict(p, index=k, image="x_t") for k in range(n)])
+            x0_img = to_pil(x0_img, [dict(p, index=k, image="x0") for k in range(n)])
+        yield {"step": i + 1, "steps": steps, "t": t, "x_t": xt_img, "x0": x0_img, "seed": seed}
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -227,10 +242,10 @@ def _interpolate(model: str, xa: torch.Tensor, xb: torch.Tensor, points: int, t0
     lam = torch.linspace(0, 1, points)[:, None, None, None]
     x0 = (1 - lam) * xa[None] + lam * xb[None]
     xt = sched.add_noise(x0, noise.expand_as(x0), torch.full((points,), start))
-    with manager.inference():
-        x = xt.to(manager.device)
-        for _, _, x, _ in denoise(unet, sched, x, steps, "ddim", 0.0, g, t_start=start, autocast=_autocast()):
-            pass
+    x = xt.to(manager.device)
+    for _, _, x, _ in manager.steps(denoise(unet, sched, x, steps, "ddim", 0.0, g, t_start=start,
+                                            autocast=_autocast())):
+        pass
     return to_uint8(_to_unit(x)), start
 
 

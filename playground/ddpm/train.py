@@ -32,7 +32,8 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
-from ..training import BatchStream, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state
+from ..training import (BatchStream, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state,
+                        make_accelerator)
 from .models import SCHEDULES, SIZES, make_scheduler, make_unet
 
 
@@ -86,18 +87,16 @@ def train(
     data_dir: str | None = None,
     max_minutes: float | None = None,
     save_minutes: float = 3.0,
+    save_every: int | None = None,
     sample_every: int = 1000,
     log_every: int = 50,
     progress: bool = True,
     command: str | None = None,
 ) -> dict:
     """Train (or resume) the U-Net; return a summary. Exports the pipeline when ``steps`` is reached."""
-    from accelerate import Accelerator
     from diffusers.training_utils import EMAModel
 
-    from ..device import manager
-
-    acc = Accelerator(cpu=manager.device.type == "cpu", mixed_precision="bf16" if config.bf16 else "no")
+    acc = make_accelerator(config.bf16)
     device, main = acc.device, acc.is_main_process
     out = Path(out_dir)
     if main:
@@ -158,7 +157,7 @@ def train(
     log = LossLog(out / "loss.csv", ["step", "loss", "lr", "ema_decay", "minutes"], step) if main else None
 
     t0, c0 = time.time(), time.process_time()
-    clock = SaveClock(acc, save_minutes, max_minutes)
+    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
     start_elapsed, start_cpu = elapsed, cpu_elapsed
     bar = tqdm(total=config.steps, initial=step, desc=f"ddpm/{config.schedule}", disable=not (progress and main),
                dynamic_ncols=True)
@@ -191,7 +190,7 @@ def train(
                 running = []
             if step % sample_every == 0 or step == config.steps:
                 save_samples()
-            save_now, stop_now = clock.due()
+            save_now, stop_now = clock.due(step)
             if save_now:
                 save_state()
                 clock.saved()

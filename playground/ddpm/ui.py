@@ -3,8 +3,7 @@ and ``interpolate``, plus the model card."""
 
 from __future__ import annotations
 
-import csv
-import functools
+import json
 import random
 import uuid
 from pathlib import Path
@@ -15,9 +14,10 @@ import pandas as pd
 from PIL import Image
 
 from ..checkpoints import read_json
-from ..device import MAX_SEED, check_int
-from ..images import grid, save_gif, tag
-from ..uikit import DEVICE_EVENT, card_markdown, scratch_dir, ui_errors
+from ..device import MAX_SEED, check_int, short_repr
+from ..images import grid, open_image, save_gif, tag
+from ..uikit import (DEVICE_EVENT, SelectEvent, card_markdown, first_result, image_files, is_app_file, read_log,
+                     scratch_dir, ui_errors)
 from . import api
 
 UI_MAX_N = 256  # quick batch (no preview)
@@ -44,11 +44,22 @@ def _upload_path(value, name: str) -> str:
     raise ValueError(f"{name} must be an image file (from gradio_client: handle_file(path)), not {type(value).__name__}")
 
 
+def _upload_image(value, name: str) -> Image.Image:
+    """The image of a Gradio file payload (see ``_upload_path``), opened here so that a file that
+    is not an image is named by its input, not by its path in Gradio's cache."""
+    path = _upload_path(value, name)
+    try:
+        return open_image(path)
+    except ValueError:
+        raise ValueError(f"{name}: {short_repr(Path(path).name)} is not a readable image file; upload an image "
+                         "(PNG, JPEG, GIF, WebP...)") from None
+
+
 @ui_errors
 def ddpm_preset(preset: str):
     """The sampler and step count of a preset."""
     if preset not in api.PRESETS:
-        raise ValueError(f"preset must be one of {list(api.PRESETS)}, not {preset!r}")
+        raise ValueError(f"preset must be one of {list(api.PRESETS)}, not {short_repr(preset)}")
     sampler, steps = api.PRESETS[preset]
     return sampler, steps
 
@@ -58,7 +69,9 @@ def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float)
     """``n`` samples (up to 256 here; 10,000 through the Python API), no preview."""
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
-    return api.generate(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed)
+    images = api.generate(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed)
+    p = json.loads(images[0].info["parameters"])
+    return image_files(images, f"ddpm-{p['sampler'].replace('+', 'p')}-{p['steps']}-seed{p['seed']}")
 
 
 def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, progress=gr.Progress()):
@@ -98,30 +111,38 @@ def _tagged_grid(images: np.ndarray, info: dict, what: str) -> Image.Image:
     return tag(_grid(images), {"model": "ddpm", "image": what, **info})
 
 
+@ui_errors
 def ddpm_scrub(index: float, saved: list):
-    """The x_t and x0 panels of one saved step."""
+    """The x_t and x0 panels of one saved step (1 to the number saved)."""
     if not saved:
         return gr.skip(), gr.skip()
-    i = min(max(int(index or 1), 1), len(saved)) - 1
-    info, xt, x0 = saved[i]
+    info, xt, x0 = saved[check_int("step", index, 1, len(saved)) - 1]
     return _tagged_grid(xt, info, "x_t"), _tagged_grid(x0, info, "x0")
 
 
 @ui_errors
 def ddpm_interpolate(image_a, image_b, t0: float, steps: float, points: float, seed: float):
     """Noise both images to t0, mix them in ``points`` proportions, denoise each; and a GIF."""
-    a, b = _upload_path(image_a, "image A"), _upload_path(image_b, "image B")
+    a, b = _upload_image(image_a, "image A"), _upload_image(image_b, "image B")
     mixes = api.interpolate(a, b, t0=t0, steps=steps, points=points, seed=seed)
-    gif = scratch_dir() / f"ddpm-mix-{uuid.uuid4().hex[:8]}.gif"
+    paths = image_files(mixes, "ddpm-mix")
+    gif = Path(paths[0]).with_name("ddpm-mix.gif")
     save_gif(mixes, gif, scale=4, frame_ms=150)
-    return mixes, str(gif)
+    return paths, str(gif)
 
 
-def ddpm_pick(target: str, evt: gr.SelectData):
-    """A clicked sample goes to image A or B."""
-    path = evt.value["image"]["path"] if isinstance(evt.value, dict) and "image" in evt.value else None
-    if path is None:
+@ui_errors
+def ddpm_pick(target: str, evt: SelectEvent):
+    """A clicked sample goes to image A or B. Only a file of this app's (a sample it made, an
+    upload) is handed back: the event data comes from the client, and may name any path or URL."""
+    if target not in ("A", "B"):
+        raise ValueError(f"target must be 'A' or 'B', not {short_repr(target)}")
+    image = evt.value.get("image") if isinstance(evt.value, dict) else None
+    path = image.get("path") if isinstance(image, dict) else None
+    if path is None:  # nothing (a click between samples, a request without event data)
         return gr.skip(), gr.skip()
+    if not is_app_file(path):
+        raise ValueError(f"the selected sample must be one of this app's images, not {short_repr(path)}")
     return (path, gr.skip()) if target == "A" else (gr.skip(), path)
 
 
@@ -129,27 +150,13 @@ def ddpm_random_seed() -> int:
     return random.randint(0, MAX_SEED)
 
 
-@functools.lru_cache(maxsize=1)
-def _first_samples_cached() -> tuple:
-    return tuple(api.generate(16, steps=25, sampler="dpm++", seed=0))
-
-
-def _first_samples() -> list:
-    """The gallery's value on page load (computed once): 16 samples, dpm++ 25 steps, seed 0.
-    A missing or broken checkpoint leaves it empty; Generate then shows the error."""
-    try:
-        return list(_first_samples_cached())
-    except ValueError as e:
-        print(f"DDPM tab: no first samples ({e})")
-        return []
+def first_samples() -> list[str]:
+    """The tab's first result: 16 samples, dpm++ 25 steps, seed 0 (the defaults)."""
+    return image_files(api.generate(16, steps=25, sampler="dpm++", seed=0), "ddpm-dpmpp-25-seed0", keep=True)
 
 
 def loss_frame(path: Path) -> pd.DataFrame:
-    rows = []
-    if path.is_file():
-        with open(path) as f:
-            for r in csv.DictReader(f):
-                rows.append({"step": int(r["step"]), "loss": float(r["loss"])})
+    rows = read_log(path, lambda r: [{"step": int(r["step"]), "loss": float(r["loss"])}])
     return pd.DataFrame(rows, columns=["step", "loss"])
 
 
@@ -176,7 +183,8 @@ def model_card() -> tuple[str, pd.DataFrame]:
     return card_markdown(folder), loss_frame(folder / "loss.csv")
 
 
-def build() -> None:
+def build():
+    """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             preset = gr.Radio(PRESET_CHOICES, value="balanced", label="Preset", elem_id="ddpm-preset")
@@ -205,7 +213,7 @@ def build() -> None:
                 scrub = gr.Slider(1, 2, value=1, step=1, label="Scrub the saved steps (after a run)",
                                   interactive=False, elem_id="ddpm-scrub", scale=3)
                 gif = gr.File(label="Denoising GIF", elem_id="ddpm-gif", scale=1)
-            gallery = gr.Gallery(value=_first_samples, label="Samples (click one to use it for interpolation)",
+            gallery = gr.Gallery(label="Samples (click one to use it for interpolation)",
                                  columns=8, height="auto", format="png", object_fit="contain",
                                  buttons=["download", "download_all", "fullscreen"], elem_id="ddpm-gallery",
                                  elem_classes="pixelated")
@@ -242,8 +250,9 @@ def build() -> None:
     cancel.click(None, None, None, cancels=[run], api_visibility="private")
     quick.click(ddpm_generate, [sampler, steps, eta, seed, n], gallery, api_name="ddpm_generate", preprocess=False,
                 **DEVICE_EVENT)
-    scrub.release(ddpm_scrub, [scrub, saved], [xt, x0], api_visibility="private")
+    scrub.release(ddpm_scrub, [scrub, saved], [xt, x0], api_visibility="private", preprocess=False)
     mix_go.click(ddpm_interpolate, [image_a, image_b, t0, mix_steps, points, mix_seed], [strip, mix_gif],
                  api_name="ddpm_interpolate", preprocess=False, **DEVICE_EVENT)
-    gallery.select(ddpm_pick, target, [image_a, image_b], api_visibility="private")
+    gallery.select(ddpm_pick, target, [image_a, image_b], api_visibility="private", preprocess=False)
     dice.click(ddpm_random_seed, None, seed, api_name="ddpm_random_seed")
+    return first_result(first_samples, "DDPM"), gallery

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..checkpoints import checkpoint_dir, load_pretrained
-from ..device import check_int, manager, validate_seed
+from ..device import check_int, manager, short_repr, validate_seed
 from ..images import to_fashion_image, to_pil, to_uint8
 from ..latent import slerp
 from .models import KINDS, Autoencoder, gaussian_entropy, knn_entropy
@@ -40,19 +40,20 @@ def _check_model(model) -> str:
         return str(model)
     if model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)} (or the absolute path of an exported folder), "
-                         f"not {model!r}")
+                         f"not {short_repr(model)}")
     return model
 
 
 def _check_output_type(output_type) -> None:
     if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {short_repr(output_type)}")
 
 
 def _check_temperature(temperature) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
             or not 0 < temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be a finite number in (0, {MAX_TEMPERATURE:g}], not {temperature!r}")
+        raise ValueError(f"temperature must be a finite number in (0, {MAX_TEMPERATURE:g}], "
+                         f"not {short_repr(temperature)}")
     return float(temperature)
 
 
@@ -102,7 +103,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, model: str = DEFAULT_M
     Frame 0 is ``generate(1, seed_a)``, the last is ``generate(1, seed_b)``; slerp keeps
     the in-between latents at the typical radius of N(0, I).
     """
-    seed_a, seed_b = validate_seed(seed_a), validate_seed(seed_b)
+    seed_a, seed_b = validate_seed(seed_a, "seed_a"), validate_seed(seed_b, "seed_b")
     steps = check_int("steps", steps, 2, 64)
     model = _check_model(model)
     _check_output_type(output_type)

@@ -31,7 +31,8 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
-from ..training import BatchStream, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state
+from ..training import (BatchStream, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state,
+                        make_accelerator)
 from .card import write_card
 from .models import KINDS, Autoencoder, knn_entropy
 
@@ -124,17 +125,14 @@ def train(
     data_dir: str | None = None,
     max_minutes: float | None = None,
     save_minutes: float = 3.0,
+    save_every: int | None = None,
     sample_every: int = 1000,
     log_every: int = 50,
     progress: bool = True,
     command: str | None = None,
 ) -> dict:
     """Train (or resume) one model; return a summary. Exports the model when ``steps`` is reached."""
-    from accelerate import Accelerator
-
-    from ..device import manager
-
-    acc = Accelerator(cpu=manager.device.type == "cpu", mixed_precision="bf16" if config.bf16 else "no")
+    acc = make_accelerator(config.bf16)
     device, main = acc.device, acc.is_main_process
     out = Path(out_dir)
     if main:
@@ -188,7 +186,7 @@ def train(
                                      "minutes"], step) if main else None
 
     t0, c0 = time.time(), time.process_time()
-    clock = SaveClock(acc, save_minutes, max_minutes)
+    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
     start_elapsed, start_cpu = elapsed, cpu_elapsed
     bar = tqdm(total=config.steps, initial=step, desc=f"eae/{config.kind}", disable=not (progress and main),
                dynamic_ncols=True)
@@ -215,7 +213,7 @@ def train(
                 bar.set_postfix(sse=f"{info['sse']:.2f}", reg=f"{info['reg']:.2f}")
             if step % sample_every == 0 or step == config.steps:
                 save_samples()
-            save_now, stop_now = clock.due()
+            save_now, stop_now = clock.due(step)
             if save_now:
                 save_state()
                 clock.saved()

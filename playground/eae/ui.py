@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -14,9 +13,9 @@ import pandas as pd
 from PIL import Image
 
 from ..checkpoints import read_json
-from ..device import MAX_SEED, check_int
-from ..images import save_tagged_gif, tag
-from ..uikit import DEVICE_EVENT, card_markdown, latent_walk_widgets, scratch_dir, ui_errors
+from ..device import MAX_SEED, check_int, short_repr
+from ..images import open_image, save_tagged_gif, tag
+from ..uikit import DEVICE_EVENT, card_markdown, first_result, image_files, latent_walk_widgets, read_log, ui_errors
 from . import api
 
 UI_MAX_N = 256
@@ -28,7 +27,7 @@ MODEL_CHOICES = [("eae: BatchNorm + maximum entropy (default)", "eae"), ("ae-bn:
 def _shipped(model) -> str:
     """The app serves the shipped models only (the Python API also takes exported folders)."""
     if model not in api.MODELS:
-        raise ValueError(f"model must be one of {list(api.MODELS)}, not {str(model)[:100]!r}")
+        raise ValueError(f"model must be one of {list(api.MODELS)}, not {short_repr(model)}")
     return model
 
 
@@ -38,7 +37,8 @@ def eae_generate(model: str, seed: float, n: float, temperature: float):
     model = _shipped(model)
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
-    return api.generate(n=n, seed=seed, model=model, temperature=temperature)
+    images = api.generate(n=n, seed=seed, model=model, temperature=temperature)
+    return image_files(images, f"eae-{model}-seed{json.loads(images[0].info['parameters'])['seed']}")
 
 
 def _uploaded_paths(files) -> list[str]:
@@ -56,6 +56,16 @@ def _uploaded_paths(files) -> list[str]:
             raise ValueError("each upload must be an image file (from gradio_client: handle_file(path))")
         paths.append(f["path"])
     return paths
+
+
+def _open_upload(path: str) -> Image.Image:
+    """An uploaded image, opened here so that a file that is not an image is named by its own
+    name, not by its path in Gradio's cache."""
+    try:
+        return open_image(path)
+    except ValueError:
+        raise ValueError(f"files: {short_repr(Path(path).name)} is not a readable image file; upload images "
+                         "(PNG, JPEG, GIF, WebP...)") from None
 
 
 def _pair(original: Image.Image, recon: Image.Image, params: dict) -> Image.Image:
@@ -77,7 +87,7 @@ def eae_reconstruct(model: str, files, count: float, seed: float):
     if paths:
         if len(paths) > UI_MAX_RECON:
             raise ValueError(f"at most {UI_MAX_RECON} uploads at a time in the app")
-        source, images = "upload", paths
+        source, images = "upload", [_open_upload(p) for p in paths]
     else:
         from ..data import load_fashion_mnist
         from ..device import validate_seed
@@ -105,10 +115,11 @@ def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float):
     model = _shipped(model)
     frames = api.interpolate(seed_a, seed_b, steps=steps, model=model)
     params = json.loads(frames[0].info["parameters"])
-
-    gif = scratch_dir() / f"eae-{model}-{params['seed_a']}-{params['seed_b']}-{uuid.uuid4().hex[:8]}.gif"
+    name = f"eae-{model}-{params['seed_a']}-{params['seed_b']}"
+    paths = image_files(frames, name)
+    gif = Path(paths[0]).with_name(f"{name}.gif")
     save_tagged_gif(frames, gif)
-    return frames, str(gif)
+    return paths, str(gif)
 
 
 @ui_errors
@@ -154,35 +165,26 @@ def eae_model_card(model: str):
 
 
 def loss_frame(path) -> pd.DataFrame:
-    import csv
+    def parse(r: dict) -> list[dict]:
+        reg = "kl" if "kl" in r else "entropy"
+        return [{"step": int(r["step"]), "value": float(r["sse"]), "series": "reconstruction SSE"},
+                {"step": int(r["step"]), "value": float(r[reg]), "series": reg}]
 
-    rows = []
-    if path.is_file():
-        with open(path) as f:
-            reader = csv.DictReader(f)
-            reg = "kl" if "kl" in (reader.fieldnames or []) else "entropy"
-            for r in reader:
-                rows.append({"step": int(r["step"]), "value": float(r["sse"]), "series": "reconstruction SSE"})
-                rows.append({"step": int(r["step"]), "value": float(r[reg]), "series": reg})
+    rows = read_log(path, parse)
     return pd.DataFrame(rows, columns=["step", "value", "series"])
 
 
-def _first_samples() -> list:
-    """The gallery's value on page load: the default model's first 64 samples. A missing or
-    broken checkpoint must not stop the app from starting: the gallery then starts empty and
-    Generate shows the error."""
-    try:
-        return api.generate(64, seed=0)
-    except ValueError as e:
-        print(f"EAE tab: no first samples ({e})")
-        return []
+def first_samples() -> list[str]:
+    """The tab's first result: the default model's 64 samples for seed 0 (the defaults)."""
+    return image_files(api.generate(64, seed=0), f"eae-{api.DEFAULT_MODEL}-seed0", keep=True)
 
 
 def eae_random_seed() -> int:
     return random.randint(0, MAX_SEED)
 
 
-def build() -> None:
+def build():
+    """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             model = gr.Radio(MODEL_CHOICES, value=api.DEFAULT_MODEL, label="Model", elem_id="eae-model")
@@ -196,7 +198,7 @@ def build() -> None:
                                     elem_id="eae-temperature")
             go = gr.Button("Generate", variant="primary", elem_id="eae-generate")
         with gr.Column(scale=3):
-            gallery = gr.Gallery(value=_first_samples, label="Samples", columns=8, height="auto",
+            gallery = gr.Gallery(label="Samples", columns=8, height="auto",
                                  format="png", object_fit="contain", buttons=["download", "download_all", "fullscreen"],
                                  elem_id="eae-gallery", elem_classes="pixelated")
     with gr.Accordion("Reconstructions", open=True):
@@ -243,3 +245,4 @@ def build() -> None:
                   **DEVICE_EVENT)
     dice.click(eae_random_seed, None, seed, api_name="eae_random_seed")
     model.change(eae_model_card, model, [card, loss], api_name="eae_model_card", preprocess=False)
+    return first_result(first_samples, "EAE"), gallery

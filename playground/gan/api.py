@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..checkpoints import checkpoint_dir, load_pretrained
-from ..device import check_int, manager, validate_seed
+from ..device import check_int, manager, short_repr, validate_seed
 from ..images import save_tagged_gif, to_pil, to_uint8
 from ..latent import slerp
 from .models import ARCHITECTURES
@@ -26,13 +26,13 @@ def checkpoint_name(arch: str) -> str:
 
 def _check_arch(arch) -> str:
     if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {list(ARCHS)}, not {arch!r}")
+        raise ValueError(f"arch must be one of {list(ARCHS)}, not {short_repr(arch)}")
     return arch
 
 
 def _check_output_type(output_type) -> None:
     if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {output_type!r}")
+        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {short_repr(output_type)}")
 
 
 def load_generator(arch: str = DEFAULT_ARCH) -> torch.nn.Module:
@@ -85,7 +85,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
     the last equals ``generate(1, seed_b)``. Gaussian latents (dcgan) are joined by slerp,
     uniform ones (su2017) by a straight line, which stays inside the cube.
     """
-    seed_a, seed_b = validate_seed(seed_a), validate_seed(seed_b)
+    seed_a, seed_b = validate_seed(seed_a, "seed_a"), validate_seed(seed_b, "seed_b")
     steps = check_int("steps", steps, 2, 64)
     arch = _check_arch(arch)
     _check_output_type(output_type)

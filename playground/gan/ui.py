@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import random
-import uuid
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from ..device import MAX_SEED, check_int
-from ..uikit import DEVICE_EVENT, card_markdown, latent_walk_widgets, scratch_dir, ui_errors
+from ..uikit import DEVICE_EVENT, card_markdown, first_result, image_files, latent_walk_widgets, read_log, ui_errors
 from . import api
 
 UI_MAX_N = 256
@@ -25,7 +23,8 @@ def gan_generate(arch: str, seed: float, n: float):
     """Generate ``n`` images (up to 256 here; 10,000 through the Python API)."""
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
-    return api.generate(n=n, seed=seed, arch=arch)
+    images = api.generate(n=n, seed=seed, arch=arch)
+    return image_files(images, f"gan-{arch}-seed{json.loads(images[0].info['parameters'])['seed']}")
 
 
 @ui_errors
@@ -33,9 +32,16 @@ def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
     """Frames walking from seed A's latent to seed B's, and the same as a looping GIF."""
     frames = api.interpolate(seed_a, seed_b, steps=steps, arch=arch)
     params = json.loads(frames[0].info["parameters"])  # the seeds actually used (None draws one)
-    gif = scratch_dir() / f"gan-{arch}-{params['seed_a']}-{params['seed_b']}-{uuid.uuid4().hex[:8]}.gif"
+    name = f"gan-{arch}-{params['seed_a']}-{params['seed_b']}"
+    paths = image_files(frames, name)
+    gif = Path(paths[0]).with_name(f"{name}.gif")
     api.interpolation_gif(frames, gif)
-    return frames, str(gif)
+    return paths, str(gif)
+
+
+def first_samples() -> list[str]:
+    """The tab's first result: the default generator's 64 samples for seed 0 (the defaults)."""
+    return image_files(api.generate(64, seed=0, arch=api.DEFAULT_ARCH), f"gan-{api.DEFAULT_ARCH}-seed0", keep=True)
 
 
 def gan_random_seed() -> int:
@@ -51,16 +57,13 @@ def gan_model_card(arch: str):
 
 def loss_frame(path: Path) -> pd.DataFrame:
     """loss.csv (step, d_loss, g_loss, ...) -> long format for gr.LinePlot."""
-    rows = []
-    if path.is_file():
-        with open(path) as f:
-            for r in csv.DictReader(f):
-                for key in ("d_loss", "g_loss"):
-                    rows.append({"step": int(r["step"]), "loss": float(r[key]), "series": key})
+    rows = read_log(path, lambda r: [{"step": int(r["step"]), "loss": float(r[key]), "series": key}
+                                     for key in ("d_loss", "g_loss")])
     return pd.DataFrame(rows, columns=["step", "loss", "series"])
 
 
-def build() -> None:
+def build():
+    """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             arch = gr.Radio(ARCH_CHOICES, value=api.DEFAULT_ARCH, label="Architecture", elem_id="gan-arch")
@@ -76,7 +79,10 @@ def build() -> None:
     with gr.Accordion("Latent interpolation", open=True):
         seed_a, seed_b, steps, walk, strip, gif = latent_walk_widgets("gan")
     with gr.Accordion("Model card", open=False):
-        first_card, first_loss = gan_model_card(api.DEFAULT_ARCH)
+        try:
+            first_card, first_loss = gan_model_card(api.DEFAULT_ARCH)
+        except gr.Error as e:  # a missing or unreachable checkpoint must not stop the app from starting
+            first_card, first_loss = f"No model card: {e.message}", loss_frame(Path("/nonexistent"))
         card = gr.Markdown(first_card, elem_id="gan-card")
         loss = gr.LinePlot(first_loss, x="step", y="loss", color="series", title="Training loss", height=260)
 
@@ -87,3 +93,4 @@ def build() -> None:
                preprocess=False, **DEVICE_EVENT)
     dice.click(gan_random_seed, None, seed, api_name="gan_random_seed")
     arch.change(gan_model_card, arch, [card, loss], api_name="gan_model_card", preprocess=False)
+    return first_result(first_samples, "GAN"), gallery

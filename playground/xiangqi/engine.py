@@ -19,6 +19,7 @@ from . import rules
 ENV_VAR = "FAIRY_STOCKFISH"
 INSTALL_HINT = ("Fairy-Stockfish is not installed: `apt-get install fairy-stockfish` (Debian/Ubuntu; "
                 "it joins packages.txt on a Hugging Face Space), or set FAIRY_STOCKFISH to the binary's path.")
+STARTUP_TIMEOUT = 10.0  # seconds for the engine to answer "uci"
 MATE = 30_000  # centipawn value given to "mate in 0"; mate in n scores MATE - n
 
 
@@ -38,6 +39,22 @@ def available() -> bool:
     return engine_path() is not None
 
 
+def unavailable_reason() -> str:
+    """Why there is no engine, and what to do: for error messages."""
+    explicit = os.environ.get(ENV_VAR)
+    if explicit:
+        problem = "does not exist" if not os.path.exists(explicit) else "is not an executable file"
+        return (f"The Fairy-Stockfish engine {explicit!r} (from {ENV_VAR}) {problem}: set {ENV_VAR} to the engine "
+                f"binary's path, or unset it to use the installed one (`apt-get install fairy-stockfish`).")
+    return INSTALL_HINT
+
+
+def _fix_hint() -> str:
+    if os.environ.get(ENV_VAR):
+        return f"Set {ENV_VAR} to a Fairy-Stockfish binary, or unset it to use the installed one."
+    return f"Reinstall it (`apt-get install --reinstall fairy-stockfish`), or set {ENV_VAR} to a working binary."
+
+
 @dataclass
 class Line:
     """One principal variation: the first move (ICCS) and its score for the side to move."""
@@ -51,21 +68,26 @@ class Engine:
     def __init__(self, threads: int = 1, hash_mb: int = 16, timeout: float = 60.0):
         path = engine_path()
         if path is None:
-            raise EngineMissing(INSTALL_HINT)
+            raise EngineMissing(unavailable_reason())
         self.timeout = timeout
         self._buffer = b""  # bytes read from the engine but not yet returned as lines
         try:
             self.proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, bufsize=0)
         except OSError as e:
-            raise EngineMissing(f"{path} cannot be started ({e}). {INSTALL_HINT}") from None
-        self._send("uci")
-        self._wait_for("uciok")
-        self._send("setoption name UCI_Variant value xiangqi")
-        self._send(f"setoption name Threads value {threads}")
-        self._send(f"setoption name Hash value {hash_mb}")
-        self._multipv = 1
-        self._ready()
+            raise EngineMissing(f"{path} cannot be started ({e}). {_fix_hint()}") from None
+        try:
+            self._send("uci")
+            self._wait_for("uciok", min(timeout, STARTUP_TIMEOUT))
+            self._send("setoption name UCI_Variant value xiangqi")
+            self._send(f"setoption name Threads value {threads}")
+            self._send(f"setoption name Hash value {hash_mb}")
+            self._multipv = 1
+            self._ready()
+        except (EngineMissing, TimeoutError) as e:  # not an engine, or a broken one
+            self.proc.kill()
+            self.proc.wait()
+            raise EngineMissing(f"{path} did not start as a UCI engine ({e}). {_fix_hint()}") from None
 
     # -- plumbing --------------------------------------------------------------------------
     def _send(self, line: str) -> None:
@@ -80,7 +102,7 @@ class Engine:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self.proc.stdout], [], [], remaining)[0]:
-                raise TimeoutError(f"the engine gave no answer within {self.timeout:.0f} s")
+                raise TimeoutError("the engine gave no answer in time")
             chunk = os.read(self.proc.stdout.fileno(), 65536)
             if not chunk:
                 raise EngineMissing("the engine exited unexpectedly")
@@ -88,10 +110,14 @@ class Engine:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode(errors="replace").strip()
 
-    def _wait_for(self, token: str) -> list[str]:
-        deadline, lines = time.monotonic() + self.timeout, []
+    def _wait_for(self, token: str, timeout: float | None = None) -> list[str]:
+        limit = self.timeout if timeout is None else timeout
+        deadline, lines = time.monotonic() + limit, []
         while True:
-            line = self._readline(deadline)
+            try:
+                line = self._readline(deadline)
+            except TimeoutError:
+                raise TimeoutError(f"the engine gave no answer within {limit:.0f} s") from None
             lines.append(line)
             if line.split(" ", 1)[0] == token:
                 return lines

@@ -36,7 +36,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import load_xiangqi_games
-from ..training import LengthBatches, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state
+from ..training import (LengthBatches, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state,
+                        make_accelerator)
 from . import rules
 from .models import SIZES, Vocab, build_tokenizer, make_model
 
@@ -181,6 +182,7 @@ def train(
     export_dir=None,
     max_minutes: float | None = None,
     save_minutes: float = 5.0,
+    save_every: int | None = None,
     eval_every: int = 500,
     log_every: int = 25,
     progress: bool = True,
@@ -188,11 +190,7 @@ def train(
 ) -> dict:
     """Train (or resume) the GPT on the games in ``data_dir`` (``train.jsonl``, ``val.jsonl``);
     return a summary. Exports the model when ``steps`` is reached."""
-    from accelerate import Accelerator
-
-    from ..device import manager
-
-    acc = Accelerator(cpu=manager.device.type == "cpu", mixed_precision="bf16" if config.bf16 else "no")
+    acc = make_accelerator(config.bf16)
     device, main = acc.device, acc.is_main_process
     out = Path(out_dir)
     if main:
@@ -257,7 +255,7 @@ def train(
 
     log = LossLog(out / "loss.csv", LOSS_COLUMNS, step) if main else None
     t0, c0 = time.time(), time.process_time()
-    clock = SaveClock(acc, save_minutes, max_minutes)
+    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
     start_elapsed, start_cpu = elapsed, cpu_elapsed
     bar = tqdm(total=config.steps, initial=step, desc="xiangqi", disable=not (progress and main), dynamic_ncols=True)
     model.train()
@@ -301,7 +299,7 @@ def train(
                 bar.set_postfix(loss=f"{mean:.3f}", prefix=f"{share:.2f}")
             if step % log_every == 0:
                 running, legal_running = [], []
-            save_now, stop_now = clock.due()
+            save_now, stop_now = clock.due(step)
             if save_now:
                 save_state()
                 clock.saved()

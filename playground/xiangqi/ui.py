@@ -14,7 +14,8 @@ import uuid
 
 import gradio as gr
 
-from ..uikit import DEVICE_EVENT, card_markdown, scratch_dir, ui_errors
+from ..device import short_repr
+from ..uikit import DEVICE_EVENT, SelectEvent, card_markdown, first_result, scratch_dir, ui_errors
 from . import api, engine, rules
 
 SIDES = [("Red (moves first)", "red"), ("Black", "black")]
@@ -35,7 +36,7 @@ CSS = "#xiangqi-board svg { width: 100%; max-width: 520px; height: auto; display
 
 def _check_side(side) -> str:
     if side not in ("red", "black"):
-        raise ValueError(f"side must be 'red' or 'black', not {side!r}")
+        raise ValueError(f"side must be 'red' or 'black', not {short_repr(side)}")
     return side
 
 
@@ -73,6 +74,7 @@ def _view(moves: list[str], side: str, top=(), before=None, selected=None):
 def xiangqi_new_game(side: str, temperature: float = 0.0):
     """A new game; when you take black, the model opens as red."""
     side = _check_side(side)
+    temperature = api._check_temperature(temperature)
     if side == "black":
         result = api.play([], None, temperature=temperature)
         return _view(result["history"], side, result["candidates"], before=[])
@@ -118,9 +120,10 @@ def xiangqi_undo(history: str, side: str):
 
 
 @ui_errors
-def xiangqi_click(history: str, selected: str, side: str, temperature: float, evt: gr.SelectData):
+def xiangqi_click(history: str, selected: str, side: str, temperature: float, evt: SelectEvent):
     """A click on the board: select one of your pieces, then click where it goes."""
     side = _check_side(side)
+    api._check_temperature(temperature)
     moves = rules.parse_history(history)
     square = evt.value if isinstance(evt.value, str) and SQUARE.match(evt.value) else None
     st = rules.state(moves)
@@ -145,6 +148,7 @@ def _board_only(moves: list[str], side: str, selected: str | None) -> tuple:
 def xiangqi_reply(history: str, side: str, temperature: float):
     """After a click: the model's move when it is the model's turn; otherwise nothing changes."""
     side = _check_side(side)
+    temperature = api._check_temperature(temperature)
     moves = rules.parse_history(history)
     st = rules.state(moves)
     if st["result"] is not None or st["side_to_move"] == side:
@@ -153,12 +157,11 @@ def xiangqi_reply(history: str, side: str, temperature: float):
     return _view(result["history"], side, result["candidates"], before=moves)
 
 
+@ui_errors
 def xiangqi_export(history: str, side: str):
     """The game as a text record (ICCS and Chinese) ending in a JSON line the trainer reads."""
-    try:
-        moves = rules.parse_history(history)
-    except ValueError as e:
-        raise gr.Error(str(e)) from None
+    side = _check_side(side)
+    moves = rules.parse_history(history)
     st = rules.state(moves)
     chinese = rules.to_chinese_list(moves)
     human = "You" if side == "red" else "GPT"
@@ -177,13 +180,16 @@ def _opponent(choice: str):
     from .evaluate import EngineMover, RandomMover
 
     if not isinstance(choice, str) or choice not in OPPONENTS:
-        raise gr.Error(f"opponent must be one of {OPPONENTS}, not {choice!r}")
+        raise gr.Error(f"opponent must be one of {OPPONENTS}, not {short_repr(choice)}")
     if choice == "random mover":
         return RandomMover(seed=int(time.time()))
     depth = int(choice.rsplit(" ", 1)[1])  # "fairy-stockfish depth N"
     if not engine.available():
-        raise gr.Error(engine.INSTALL_HINT)
-    return EngineMover(depth)
+        raise gr.Error(engine.unavailable_reason())
+    try:
+        return EngineMover(depth)
+    except engine.EngineMissing as e:  # there, but not a working engine
+        raise gr.Error(str(e)) from None
 
 
 def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4):
@@ -191,7 +197,7 @@ def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4):
     try:
         model_side = _check_side(model_side)
         if not isinstance(delay, (int, float)) or not 0 <= delay <= 5:
-            raise ValueError(f"delay must be between 0 and 5 seconds, not {delay!r}")
+            raise ValueError(f"delay must be between 0 and 5 seconds, not {short_repr(delay)}")
     except ValueError as e:
         raise gr.Error(str(e)) from None
     mover = _opponent(opponent)
@@ -210,6 +216,8 @@ def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4):
             time.sleep(delay)
     except ValueError as e:
         raise gr.Error(str(e)) from None
+    except TimeoutError as e:  # the engine hung mid-game
+        raise gr.Error(f"Fairy-Stockfish stopped answering: {e}") from None
     finally:
         mover.close()
 
@@ -221,7 +229,13 @@ def xiangqi_model_card() -> str:
         return f"No model card: {e}"
 
 
-def build() -> None:
+def opening_candidates() -> list[list]:
+    """The tab's first result: the model's five favourite opening moves for red."""
+    return candidate_table([], api.candidates([], k=5))
+
+
+def build():
+    """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
     with gr.Row():
         with gr.Column(scale=3, min_width=360):
             board = gr.HTML(rules.board_svg([]), js_on_load=BOARD_JS, elem_id="xiangqi-board",
@@ -253,8 +267,7 @@ def build() -> None:
         installed = engine.available()
         with gr.Row():
             opponent = gr.Dropdown(OPPONENTS, value="random mover", label="Opponent", elem_id="xiangqi-opponent",
-                                   info=("Fairy-Stockfish found." if installed else
-                                         "Fairy-Stockfish is not installed: `apt-get install fairy-stockfish`."))
+                                   info=("Fairy-Stockfish found." if installed else engine.unavailable_reason()))
             model_side = gr.Radio(SIDES, value="red", label="The model plays", elem_id="xiangqi-watch-side")
             delay = gr.Slider(0, 2, value=0.4, step=0.1, label="Pause between moves (s)")
         with gr.Row():
@@ -286,8 +299,9 @@ def build() -> None:
     undo.click(xiangqi_undo, [history, side], view, api_name="xiangqi_undo", preprocess=False)
     # selecting a piece and showing your move need no model: they answer at once, outside the device queue
     board.select(xiangqi_click, [history, selected, side, temperature], [*view, selected], api_visibility="private",
-                 concurrency_id="xiangqi-click", concurrency_limit=8).then(
-        xiangqi_reply, [history, side, temperature], view, api_visibility="private", **DEVICE_EVENT)
+                 concurrency_id="xiangqi-click", concurrency_limit=8, preprocess=False).then(
+        xiangqi_reply, [history, side, temperature], view, api_visibility="private", preprocess=False,
+        **DEVICE_EVENT)
     export.click(xiangqi_export, [history, side], export, api_name="xiangqi_export", preprocess=False)
     hint.click(xiangqi_candidates, [history, k], cands, api_name="xiangqi_candidates", preprocess=False,
                **DEVICE_EVENT)
@@ -295,3 +309,4 @@ def build() -> None:
                            [watch_history, watch_board, watch_table, watch_status], api_name="xiangqi_watch",
                            concurrency_id="xiangqi-watch", concurrency_limit=4, preprocess=False)
     stop.click(None, None, None, cancels=[watching], api_visibility="private")
+    return first_result(opening_candidates, "Xiangqi"), cands

@@ -1,0 +1,217 @@
+"""Timing the app through HTTP (``python -m playground bench --http`` / ``--load N``).
+
+* ``--http``: each tab's main endpoint called in process (the UI handler itself, exactly what
+  the server runs) and through ``python app.py`` in a subprocess with ``gradio_client``: the round trip alone (what
+  a browser waits for before it fetches the images in parallel) and with every file downloaded.
+* ``--load N``: N concurrent users, each with its own client, spread over the five tabs' main
+  endpoints with the UI's default inputs; the same N calls one after another for comparison.
+  Every output is checked (image files open whole, counts right); p50 and max latency printed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+# Each tab's main endpoint with the inputs the UI shows by default.
+MAIN_CALLS = [
+    ("gan_generate", ("dcgan", 0, 64)),
+    ("ddpm_generate", ("dpm++", 25, 0.0, 0, 16)),
+    ("eae_generate", ("eae", 0, 64, 1.0)),
+    ("xiangqi_move", ("", "h2e2", "red", 0.0)),
+    ("gibbs_sample", ("科学技术____生产力。", 16, 4, 200, 50, 1.0, 0, "random", "linear:0.1", 0)),
+]
+EXPECTED_IMAGES = {"gan_generate": 64, "ddpm_generate": 16, "eae_generate": 64}
+
+
+def _ssl_context():
+    import ssl
+
+    return ssl.create_default_context()
+
+
+SSL_CONTEXT = _ssl_context()
+
+
+def _handlers() -> dict:
+    """api_name -> the UI handler the server runs for it."""
+    from .ddpm import ui as ddpm_ui
+    from .eae import ui as eae_ui
+    from .gan import ui as gan_ui
+    from .gibbs import ui as gibbs_ui
+    from .xiangqi import ui as xiangqi_ui
+
+    return {"gan_generate": gan_ui.gan_generate, "ddpm_generate": ddpm_ui.ddpm_generate,
+            "eae_generate": eae_ui.eae_generate, "xiangqi_move": xiangqi_ui.xiangqi_move,
+            "gibbs_sample": gibbs_ui.gibbs_sample}
+
+
+class App:
+    """``python app.py`` in a subprocess on a free port, as users run it (the clients then do not
+    share the server's interpreter and its GIL). ``root``: the checkout whose app.py to run."""
+
+    def __init__(self, root: str | Path | None = None, timeout: float = 180):
+        import os
+        import socket
+        import subprocess
+        import sys
+        import urllib.request
+
+        root = Path(root) if root else Path(__file__).resolve().parent.parent
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with code {self.proc.returncode}")
+            try:
+                urllib.request.urlopen(self.url, timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    self.close()
+                    raise RuntimeError(f"app.py did not answer within {timeout:.0f} s") from None
+                time.sleep(0.2)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except Exception:
+            self.proc.kill()
+
+
+def _ms(seconds: float) -> str:
+    return f"{1000 * seconds:8.1f} ms"
+
+
+def check_output(api_name: str, result) -> None:
+    """Raise if an endpoint's result is not whole: every image file opens and has all its
+    pixels, galleries hold the number of images asked for."""
+    from PIL import Image
+
+    if api_name in EXPECTED_IMAGES:
+        items = result
+        if len(items) != EXPECTED_IMAGES[api_name]:
+            raise AssertionError(f"{api_name}: {len(items)} images, expected {EXPECTED_IMAGES[api_name]}")
+        for item in items:
+            path = item["image"] if isinstance(item, dict) else item[0]
+            if isinstance(path, dict):
+                path = path.get("path")
+            if path and Path(path).is_file():
+                with Image.open(path) as im:
+                    im.load()  # a truncated file raises here
+                    if im.size != (28, 28):
+                        raise AssertionError(f"{api_name}: image of size {im.size}")
+    elif api_name == "gibbs_sample":
+        text, file = result
+        if len(text.splitlines()) != MAIN_CALLS[-1][1][2]:
+            raise AssertionError(f"gibbs_sample: {len(text.splitlines())} samples")
+        if isinstance(file, str) and Path(file).is_file() and Path(file).read_text(encoding="utf-8") == "":
+            raise AssertionError("gibbs_sample: empty download")
+    elif api_name == "xiangqi_move":
+        if not result:
+            raise AssertionError("xiangqi_move: no board")
+
+
+def bench_http(repeats: int) -> None:
+    """Per main endpoint: the handler in process, the HTTP round trip, and with downloads."""
+    from gradio_client import Client
+
+    handlers = _handlers()
+    app = App()
+    url = app.url
+    try:
+        with tempfile.TemporaryDirectory() as downloads:
+            clients = {"round trip": Client(url, verbose=False, download_files=False),
+                       "+ downloads": Client(url, verbose=False, download_files=downloads)}
+            print(f"{'endpoint (median of ' + str(repeats) + ')':34s} {'in process':>11s} {'round trip':>11s}"
+                  f" {'ratio':>6s} {'+ downloads':>11s}")
+            for api_name, args in MAIN_CALLS:
+                medians = {}
+                for label, fn in [("in process", lambda: handlers[api_name](*args))] + [
+                        (lab, lambda c=c: c.predict(*args, api_name=f"/{api_name}")) for lab, c in clients.items()]:
+                    fn()  # warm
+                    times = []
+                    for _ in range(repeats):
+                        t0 = time.perf_counter()
+                        fn()
+                        times.append(time.perf_counter() - t0)
+                    medians[label] = statistics.median(times)
+                print(f"/{api_name:33s}{_ms(medians['in process'])} {_ms(medians['round trip'])} "
+                      f"{medians['round trip'] / medians['in process']:5.1f}x {_ms(medians['+ downloads'])}")
+    finally:
+        app.close()
+
+
+def bench_load(users: int, url: str | None = None) -> dict:
+    """``users`` concurrent gradio_client users over the five main endpoints (user i calls
+    ``MAIN_CALLS[i % 5]``), against the same calls made one after another; round trip only
+    and with every file downloaded. Prints and returns the figures."""
+    from gradio_client import Client
+
+    app = None
+    if url is None:
+        app = App()
+        url = app.url
+    calls = [MAIN_CALLS[i % len(MAIN_CALLS)] for i in range(users)]
+    report = {}
+    try:
+        with tempfile.TemporaryDirectory() as downloads:
+            for label, download in (("round trip", False), ("+ downloads", downloads)):
+                # one SSL context for all: gradio_client otherwise builds a new one (~30 ms of CPU,
+                # loading the CA store) for every file it downloads, on the server's cores here
+                clients = [Client(url, verbose=False, download_files=download, ssl_verify=SSL_CONTEXT)
+                           for _ in range(users)]
+                for api_name, args in MAIN_CALLS:  # warm every model
+                    clients[0].predict(*args, api_name=f"/{api_name}")
+                sequential = []
+                t0 = time.perf_counter()
+                for api_name, args in calls:
+                    t1 = time.perf_counter()
+                    check_output(api_name, clients[0].predict(*args, api_name=f"/{api_name}"))
+                    sequential.append(time.perf_counter() - t1)
+                seq_total = time.perf_counter() - t0
+
+                latencies, errors = [None] * users, []
+                barrier = threading.Barrier(users + 1)
+
+                def user(i: int) -> None:
+                    api_name, args = calls[i]
+                    barrier.wait()
+                    t1 = time.perf_counter()
+                    try:
+                        check_output(api_name, clients[i].predict(*args, api_name=f"/{api_name}"))
+                    except Exception as e:  # reported below; the burst goes on
+                        errors.append(f"user {i} /{api_name}: {type(e).__name__}: {e}")
+                    latencies[i] = time.perf_counter() - t1
+
+                threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+                for t in threads:
+                    t.start()
+                barrier.wait()
+                t0 = time.perf_counter()
+                for t in threads:
+                    t.join()
+                burst = time.perf_counter() - t0
+                row = {"users": users, "sequential_s": seq_total, "burst_s": burst, "ratio": burst / seq_total,
+                       "p50_s": statistics.median(latencies), "max_s": max(latencies),
+                       "sequential_p50_s": statistics.median(sequential), "failures": len(errors)}
+                report[label] = row
+                print(f"load {users} users, {label:12s}: burst {burst:6.2f} s vs one after another {seq_total:6.2f} s "
+                      f"({row['ratio']:.2f}x); latency p50 {row['p50_s']:5.2f} s, max {row['max_s']:5.2f} s; "
+                      f"failures {len(errors)}")
+                for e in errors[:5]:
+                    print("   ", e)
+    finally:
+        if app is not None:
+            app.close()
+    return report
