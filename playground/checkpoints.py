@@ -87,11 +87,18 @@ def _in_hub_cache(folder: Path) -> bool:
     return folder.is_relative_to(os.path.abspath(constants.HF_HUB_CACHE))
 
 
-def check_loading_info(folder: str | Path, info: dict) -> None:
+def check_loading_info(folder: str | Path, info: dict, model=None) -> None:
     """transformers loads a checkpoint that lacks some weights with those weights freshly (randomly)
     initialised, and only logs it: from the ``output_loading_info`` of a load, a ``ValueError``
-    instead, naming the folder and the missing or mismatched weights."""
+    instead, naming the folder and the missing or mismatched weights. A weight tied to one that
+    was loaded (GPT-2's ``lm_head`` is its token embedding) is not missing, though transformers
+    sometimes lists it."""
     problems = {key: sorted(map(str, info.get(key) or ())) for key in ("missing_keys", "mismatched_keys")}
+    if model is not None and problems["missing_keys"]:
+        params = dict(model.named_parameters(remove_duplicate=False))
+        loaded = {p.data_ptr() for name, p in params.items() if name not in problems["missing_keys"]}
+        problems["missing_keys"] = [name for name in problems["missing_keys"]
+                                    if name not in params or params[name].data_ptr() not in loaded]
     problems = {key: names for key, names in problems.items() if names}
     if problems:
         detail = "; ".join(f"{key.replace('_', ' ')}: {', '.join(names[:5])}" + (" ..." if len(names) > 5 else "")

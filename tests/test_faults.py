@@ -379,3 +379,15 @@ def test_app_offline_hub_repo(tmp_path):
         assert client.predict("", "red", api_name="/xiangqi_undo")[0] == ""
     finally:
         _stop(proc)
+
+
+def test_a_tied_weight_listed_as_missing_is_not_a_fault():
+    # transformers sometimes lists GPT-2's lm_head (tied to the token embedding) as missing
+    from playground.checkpoints import check_loading_info
+    from playground.xiangqi import api as xiangqi_api
+
+    model = xiangqi_api.load_model()[0]
+    check_loading_info("checkpoints/xiangqi-gpt", {"missing_keys": ["lm_head.weight"]}, model)
+    with pytest.raises(ValueError, match="transformer.wte.weight"):
+        check_loading_info("checkpoints/xiangqi-gpt", {"missing_keys": ["lm_head.weight", "transformer.wte.weight"]},
+                           model)

@@ -165,7 +165,7 @@ def _load_model(source: str):
     except Exception as e:
         raise ValueError(f"checkpoint {source} is corrupt or not a masked LM ({type(e).__name__}: {str(e)[:300]}). "
                          f"{restore_hint(source)}") from None
-    check_loading_info(source, info)
+    check_loading_info(source, info, model)
     return model
 
 

@@ -52,7 +52,7 @@ def _load(folder: Path):
     except Exception as e:
         raise ValueError(f"checkpoint {folder} is corrupt or not a causal LM ({type(e).__name__}: {str(e)[:300]}). "
                          f"{restore_hint(folder)}") from None
-    check_loading_info(folder, info)
+    check_loading_info(folder, info, model)
     return model
 
 
