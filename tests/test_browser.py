@@ -30,7 +30,7 @@ def test_every_tab_shows_its_first_result_without_a_click(app_url):
             page.get_by_role("tab", name="Xiangqi · 象棋 GPT").click()
             try:
                 page.wait_for_function(shown, timeout=30_000)
-            except Exception:  # seen about once in five cold starts: the table stays empty; a reload shows it
+            except Exception:  # once a load-time fault (since fixed) left it empty; a reload retries it
                 page.reload()
                 page.get_by_role("tab", name="Xiangqi · 象棋 GPT").click()
                 page.wait_for_function(shown, timeout=30_000)
