@@ -1,4 +1,4 @@
-"""Helpers shared by the trainers: resumable batches, atomic saves, the loss log, autocast.
+"""Helpers shared by the trainers: resumable batches, atomic saves, the loss log.
 
 Every trainer keeps its whole state (networks, optimisers, EMA, data position, RNG, step,
 elapsed time) in one ``state.pt`` written atomically (write, then rename), so a run killed
@@ -7,7 +7,6 @@ at any moment resumes from its last save and never finds a half-written file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -51,13 +50,6 @@ class BatchStream:
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
         self._perm = self._permutation()
-
-
-def autocast(enabled: bool, device: torch.device):
-    """bfloat16 autocast on ``device`` when ``enabled``, else a no-op context."""
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def atomic_torch_save(obj, path: Path) -> None:
