@@ -108,7 +108,11 @@ def cmd_data(args) -> int:
     if args.import_file:
         selfplay.import_games(args.import_file, args.out)
         return 0
-    config = selfplay.SelfPlayConfig(min_depth=args.min_depth, max_depth=args.max_depth, seed=args.seed)
+    if args.scored:
+        from .xiangqi.scored import ScoredConfig
+        config = ScoredConfig(depth=args.depth, seed=args.seed)
+    else:
+        config = selfplay.SelfPlayConfig(min_depth=args.min_depth, max_depth=args.max_depth, seed=args.seed)
     selfplay.generate(args.out, args.games, config, workers=args.workers, progress=not args.no_progress,
                       command=command)
     return 0
@@ -563,6 +567,9 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=None, help="engine processes (default: every core)")
     p.add_argument("--min-depth", type=int, default=2)
     p.add_argument("--max-depth", type=int, default=8)
+    p.add_argument("--scored", action="store_true",
+                   help="score every legal move of every position (soft-policy, legality and value targets)")
+    p.add_argument("--depth", type=int, default=3, help="--scored: the search depth that scores each move")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--import", dest="import_file", default=None, metavar="JSONL",
                    help="add games from this file instead (checked move by move against the rules)")

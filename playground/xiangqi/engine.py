@@ -127,8 +127,9 @@ class Engine:
         self._wait_for("readyok")
 
     # -- search -----------------------------------------------------------------------------
-    def analyse(self, history: list[str], depth: int, multipv: int = 1) -> list[Line]:
-        """The engine's best ``multipv`` lines at ``depth`` after ``history`` (ICCS), best first."""
+    def analyse(self, history: list[str], depth: int, multipv: int = 1, allow_none: bool = False) -> list[Line]:
+        """The engine's best ``multipv`` lines at ``depth`` after ``history`` (ICCS), best first.
+        With ``allow_none``, a position without a legal move gives [] (else its bestmove is an error)."""
         if multipv != self._multipv:
             self._send(f"setoption name MultiPV value {multipv}")
             self._multipv = multipv
@@ -147,6 +148,8 @@ class Engine:
             best[k] = Line(rules.uci_to_iccs(parts[parts.index("pv") + 1]), cp)
         if not best:  # no search output (e.g. depth 0): fall back to bestmove
             move = lines[-1].split()[1]
+            if move == "(none)" and allow_none:
+                return []
             return [Line(rules.uci_to_iccs(move), 0)]
         return [best[k] for k in sorted(best)]
 

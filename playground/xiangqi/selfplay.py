@@ -86,13 +86,16 @@ def _worker(args) -> list[dict]:
     """Play the games of ``seeds`` on one engine. An engine that hangs or dies is replaced and
     its game replayed once (same seed, same game); a game that fails twice is left out."""
     config, seeds = args
+    play = play_game
+    if not isinstance(config, SelfPlayConfig):
+        from .scored import play_scored_game as play
     games = []
     engine = Engine()
     try:
         for seed in seeds:
             for attempt in (1, 2):
                 try:
-                    games.append(play_game(engine, config, seed))
+                    games.append(play(engine, config, seed))
                     break
                 except (TimeoutError, EngineMissing) as e:
                     print(f"self-play: game {seed}: {e}; restarting the engine", file=sys.stderr)
@@ -114,11 +117,12 @@ def is_validation(moves: str, share: float = 0.05) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
-def generate(out_dir: str | os.PathLike, games: int, config: SelfPlayConfig = SelfPlayConfig(),
+def generate(out_dir: str | os.PathLike, games: int, config=SelfPlayConfig(),
              workers: int | None = None, chunk: int = 8, progress: bool = True, command: str = "") -> dict:
     """Play ``games`` games over ``workers`` processes (default: every core) and write
-    ``train.jsonl``, ``val.jsonl`` and ``meta.json`` in ``out_dir``. Games already in the
-    folder are kept (new seeds continue after them) and duplicates are dropped."""
+    ``train.jsonl``, ``val.jsonl`` and ``meta.json`` in ``out_dir``. ``config`` is a
+    ``SelfPlayConfig`` (engine self-play) or a ``scored.ScoredConfig`` (every move scored). Games
+    already in the folder are kept (new seeds continue after them) and duplicates are dropped."""
     from tqdm.auto import tqdm
 
     if games < 1:
