@@ -1,16 +1,39 @@
-"""Helpers shared by the trainers: resumable batches, atomic saves, the loss log.
+"""The one training loop (``run``) and the helpers it is built from.
 
-Every trainer keeps its whole state (networks, optimisers, EMA, data position, RNG, step,
-elapsed time) in one ``state.pt`` written atomically (write, then rename), so a run killed
-at any moment resumes from its last save and never finds a half-written file.
+A tab's ``train.py`` holds only its algorithm, as an ``Algorithm`` subclass: its config
+dataclass, how to build the models and optimisers, one training step that returns the values to
+log, optionally a validation, a sample grid and the export. ``run`` owns everything else, alike for
+every tab:
+
+* the accelerator (Hugging Face Accelerate: one process, or data-parallel under ``torchrun`` /
+  ``accelerate launch``) and bfloat16 autocast;
+* resume: one ``<out>/state.pt`` holding the algorithm's state (networks, optimisers, EMA, data
+  position), every process's CPU and CUDA RNG, the step and the elapsed time, written atomically
+  (write, then rename), so a run killed at any moment, even by ``kill -9``, resumes from its last
+  save and never finds a half-written file; a saved state resumes only under the same config
+  (``steps`` may change);
+* the save clock (``save_minutes`` of wall time, ``save_every`` steps), ``max_minutes``, Ctrl-C and
+  SIGTERM (both save, then stop);
+* the loss log ``loss.csv`` (the mean of each logged value since the previous row, validation
+  figures on the rows where they were computed), the progress bar, sample grids in
+  ``<out>/samples``, ``summary.json``;
+* the export hook: when ``steps`` is reached, ``export_dir`` receives ``loss.csv``,
+  ``training.json`` (the summary) and the last sample grid as ``samples.png``, then the
+  algorithm's ``export`` writes the model and its card.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import shutil
+import signal
+import sys
+import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -232,3 +255,231 @@ class LengthBatches:
         if state["served"]:
             self._draw()
             self._served = int(state["served"])
+
+
+def check_positive(config, *names: str) -> None:
+    """``ValueError`` unless each named field of ``config`` is a positive number."""
+    for name in names:
+        value = getattr(config, name)
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise ValueError(f"{name} must be positive, not {value!r}")
+
+
+class Algorithm:
+    """One training algorithm, as ``run`` sees it. Subclasses set ``name`` and ``columns`` and
+    fill in the methods; ``self.acc`` is the accelerator once ``build`` is called.
+
+    ``columns`` are loss.csv's columns: "step" and "minutes" are filled by the loop, the others
+    with the mean of what ``step`` returned since the previous row, or with what ``evaluate``
+    returned on that row; anything else is left empty."""
+
+    name = "model"
+    columns = ["step", "loss", "minutes"]
+    postfix = ("loss",)  # the values shown beside the progress bar
+
+    def __init__(self, config, data_dir=None):
+        self.config, self.data_dir = config, data_dir
+
+    def build(self, acc, fresh: bool) -> None:
+        """Make the models, optimisers and data on ``acc.device`` (not yet wrapped); ``fresh`` is
+        False when a saved state is about to be loaded into them."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Everything the algorithm needs to resume (called on every process; may gather)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def prepare(self, acc) -> None:
+        """Wrap the models and optimisers with ``acc.prepare`` (after a resume loaded them)."""
+        raise NotImplementedError
+
+    def step(self, step: int) -> dict:
+        """One training step (``step`` counts from 0); the values to log."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict:
+        """Validation figures (main process only): logged and added to the summary."""
+        return {}
+
+    def sample(self):
+        """A batch of images in [0, 1] for the sample grid, or None (main process only)."""
+        return None
+
+    def summary(self) -> dict:
+        """Fields of the summary the loop cannot know (called on every process; may gather)."""
+        return {}
+
+    def export(self, export_dir: Path, summary: dict) -> None:
+        """Write the model and its card into ``export_dir`` (main process; loss.csv,
+        training.json and samples.png are already there)."""
+        raise NotImplementedError
+
+
+class _Stop:
+    """SIGTERM behaves as Ctrl-C while the loop runs (both save, then stop)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+# the loop's own entries of state.pt; the algorithm's state_dict() entries sit beside them
+_LOOP_KEYS = ("config", "step", "elapsed", "cpu_elapsed", "rng", "cuda_rng")
+
+
+def run(algorithm: Algorithm, out_dir, export_dir=None, max_minutes: float | None = None,
+        save_minutes: float = 3.0, save_every: int | None = None, log_every: int = 50,
+        sample_every: int = 1000, eval_every: int = 500, progress: bool = True, command: str | None = None) -> dict:
+    """Train (or resume) ``algorithm`` in ``out_dir``; return the summary. When the config's
+    ``steps`` is reached and ``export_dir`` is given, the model is exported there."""
+    from tqdm.auto import tqdm
+
+    for name, value in (("log_every", log_every), ("sample_every", sample_every), ("eval_every", eval_every)):
+        if not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{name} must be a positive number of steps, not {value!r}")
+    config = algorithm.config
+    acc = make_accelerator(config.bf16)
+    algorithm.acc = acc
+    device, main = acc.device, acc.is_main_process
+    out = Path(out_dir)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed + acc.process_index)  # rank 0's initial weights are broadcast to all
+
+    state_path = out / "state.pt"
+    state = load_state(state_path, "cpu")
+    algorithm.build(acc, fresh=state is None)
+    step, elapsed, cpu_elapsed = 0, 0.0, 0.0
+    if state is not None:
+        check_resumable(state, asdict(config), state_path)
+        algorithm.load_state_dict({k: v for k, v in state.items() if k not in _LOOP_KEYS})
+        rng = state["rng"]
+        torch.set_rng_state(rng[acc.process_index % len(rng)].cpu().clone())
+        if device.type == "cuda" and state.get("cuda_rng"):
+            cuda_rng = state["cuda_rng"]
+            torch.cuda.set_rng_state(cuda_rng[acc.process_index % len(cuda_rng)].cpu().clone(), device)
+        step, elapsed, cpu_elapsed = state["step"], state["elapsed"], state["cpu_elapsed"]
+        if main:
+            print(f"resumed {algorithm.name} from step {step} ({elapsed / 60:.1f} min trained)", file=sys.stderr)
+    algorithm.prepare(acc)
+    if main:
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+
+    def save_state():
+        rng = acc.gather(torch.get_rng_state()[None].to(device))  # every process's RNG: each resumes its own
+        cuda_rng = acc.gather(torch.cuda.get_rng_state(device)[None].to(device)) if device.type == "cuda" else None
+        record = algorithm.state_dict()
+        if main:
+            atomic_torch_save(
+                {**record, "config": asdict(config), "step": step, "elapsed": elapsed, "cpu_elapsed": cpu_elapsed,
+                 "rng": [r.clone() for r in rng.cpu()],
+                 "cuda_rng": [r.clone() for r in cuda_rng.cpu()] if cuda_rng is not None else None},
+                state_path,
+            )
+        acc.wait_for_everyone()
+
+    def save_samples():
+        images = algorithm.sample()
+        if images is not None:
+            from torchvision.utils import save_image
+
+            (out / "samples").mkdir(exist_ok=True)
+            save_image(images.float(), out / "samples" / f"step_{step:07d}.png", nrow=6, padding=2, pad_value=1.0)
+
+    log = LossLog(out / "loss.csv", algorithm.columns, step) if main else None
+    running: dict[str, list[float]] = {}
+    last_eval: tuple[int, dict] = (-1, {})
+    t0, c0 = time.time(), time.process_time()
+    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
+    start_elapsed, start_cpu = elapsed, cpu_elapsed
+    bar = tqdm(total=config.steps, initial=step, desc=algorithm.name, disable=not (progress and main),
+               dynamic_ncols=True)
+    stopped_early = False
+    try:
+        with _Stop():
+            while step < config.steps:
+                values = algorithm.step(step)
+                step += 1
+                for key, value in values.items():
+                    running.setdefault(key, []).append(float(value))
+                bar.update(1)
+                elapsed = start_elapsed + time.time() - t0
+                cpu_elapsed = start_cpu + time.process_time() - c0
+                evaluated = {}
+                if step % eval_every == 0 or step == config.steps:
+                    if main:
+                        evaluated = algorithm.evaluate()
+                        last_eval = (step, evaluated)
+                    acc.wait_for_everyone()
+                if step % log_every == 0 or evaluated:
+                    if log is not None:
+                        means = {k: sum(v) / len(v) for k, v in running.items() if v}
+                        row = {**means, **evaluated, "step": step, "minutes": elapsed / 60}
+                        log.write([_cell(column, row.get(column)) for column in algorithm.columns])
+                        bar.set_postfix({k: f"{means[k]:.3g}" for k in algorithm.postfix if k in means})
+                    if step % log_every == 0:
+                        running = {}
+                if main and (step % sample_every == 0 or step == config.steps):
+                    save_samples()
+                save_now, stop_now = clock.due(step)
+                if save_now:
+                    save_state()
+                    clock.saved()
+                if stop_now and step < config.steps:
+                    stopped_early = True
+                    break
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep the work done since the last save
+        stopped_early = True
+        if main:
+            print(f"\ninterrupted at step {step}; state saved, run the same command to continue", file=sys.stderr)
+    bar.close()
+    if log is not None:
+        log.close()
+    save_state()
+
+    summary = {"step": step, "steps": config.steps, "finished": step >= config.steps,
+               "wall_minutes": round(elapsed / 60, 2), "cpu_minutes": round(cpu_elapsed / 60, 2),
+               "threads": torch.get_num_threads(), "device": str(device), "processes": acc.num_processes,
+               **algorithm.summary(), "config": asdict(config), "command": command}
+    if main:
+        summary.update(last_eval[1] if last_eval[0] == step else algorithm.evaluate())
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        if stopped_early:
+            print(f"stopped at step {step}; run the same command to continue", file=sys.stderr)
+        if summary["finished"] and export_dir is not None:
+            export_dir = Path(export_dir)
+            export_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out / "loss.csv", export_dir / "loss.csv")
+            (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
+            grids = sorted((out / "samples").glob("step_*.png")) if (out / "samples").is_dir() else []
+            if grids:
+                shutil.copy(grids[-1], export_dir / "samples.png")
+            algorithm.export(export_dir, summary)
+            print(f"exported {algorithm.name} to {export_dir}", file=sys.stderr)
+    acc.wait_for_everyone()
+    return summary
+
+
+def _cell(column: str, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if column == "minutes":
+        return f"{value:.2f}"
+    if column == "step":
+        return str(int(value))
+    return f"{value:.5g}"

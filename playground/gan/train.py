@@ -1,6 +1,7 @@
 """Training loop for both GAN architectures (``python -m playground train gan``).
 
-One file a reader can hold in their head: build nets, loop, log, save, resume.
+Only the algorithm lives here (config, nets, one step, export); ``playground.training.run`` owns
+the loop: resume, saves, the log, Ctrl-C, samples, the summary.
 
 * ``su2017`` reproduces the write-up exactly: WGAN critic with a one-sided gradient
   penalty (weight 10), 5 critic steps per generator step, Adam(1e-4, beta1 0.5), batch 100,
@@ -25,23 +26,16 @@ the main process; running the same command again resumes, with any number of pro
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torchvision.utils import save_image
-from tqdm.auto import tqdm
 
 from ..data import as_tensor, load_fashion_mnist
-from ..training import (BatchStream, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state,
-                        make_accelerator)
+from ..training import Algorithm, BatchStream, run
 from .card import write_card
 from .models import ARCHITECTURES
 
@@ -113,187 +107,108 @@ def generator_loss_ns(critic, fake, amp):
         return F.softplus(-critic(fake)).mean()
 
 
-def train(
-    config: TrainConfig,
-    out_dir: str | os.PathLike,
-    export_dir: str | os.PathLike | None = None,
-    data_dir: str | None = None,
-    max_minutes: float | None = None,
-    save_minutes: float = 3.0,
-    save_every: int | None = None,
-    sample_every: int = 1000,
-    log_every: int = 50,
-    progress: bool = True,
-    command: str | None = None,
-) -> dict:
-    """Train (or resume) a GAN; return a summary. Exports the generator when ``steps`` is reached."""
-    acc = make_accelerator(config.bf16)
-    device, main = acc.device, acc.is_main_process
-    out = Path(out_dir)
-    if main:
-        (out / "samples").mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed + acc.process_index)  # rank 0's initial weights are broadcast to all
+class GanAlgorithm(Algorithm):
+    """The GAN's part of the training loop: two nets, two optimisers, an optional EMA generator."""
 
-    gen_cls, critic_cls = ARCHITECTURES[config.arch]
-    g_net = gen_cls(**config.model_kwargs).to(device)
-    d_net = critic_cls().to(device)
-    opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
-    opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
-    ema = None
-    if config.ema_decay > 0:  # its first update copies the (synchronised) generator
-        ema = AveragedModel(g_net, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    columns = ["step", "d_loss", "g_loss", "penalty", "minutes"]
+    postfix = ("d_loss", "g_loss")
 
-    images, _ = load_fashion_mnist("train", root=data_dir)
-    stream = BatchStream(as_tensor(images), config.batch_size, config.seed, acc.process_index, acc.num_processes)
-    fixed_z = g_net.sample_latent(36, torch.Generator().manual_seed(1234)).to(device)
+    def build(self, acc, fresh: bool) -> None:
+        config, device = self.config, acc.device
+        self.name = config.arch
+        gen_cls, critic_cls = ARCHITECTURES[config.arch]
+        self.g_net = gen_cls(**config.model_kwargs).to(device)
+        self.d_net = critic_cls().to(device)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.g_net.parameters(), lr=config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d_net.parameters(), lr=config.lr, betas=betas)
+        self.ema = None
+        if config.ema_decay > 0:  # its first update copies the (synchronised) generator
+            self.ema = AveragedModel(self.g_net, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        images, _ = load_fashion_mnist("train", root=self.data_dir)
+        self.stream = BatchStream(as_tensor(images), config.batch_size, config.seed, acc.process_index,
+                                  acc.num_processes)
+        self.fixed_z = self.g_net.sample_latent(36, torch.Generator().manual_seed(1234)).to(device)
+        self.images_seen = 0
 
-    step, elapsed, cpu_elapsed, images_seen = 0, 0.0, 0.0, 0
-    state_path = out / "state.pt"
-    state = load_state(state_path, "cpu")
-    if state is not None:
-        check_resumable(state, asdict(config), state_path)
-        g_net.load_state_dict(state["G"])
-        d_net.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        stream.load_state_dict(state["stream"])
-        rng = state["rng"]  # one state per process (older saves: a single one)
-        rng = [rng] if isinstance(rng, torch.Tensor) else rng
-        torch.set_rng_state(rng[acc.process_index % len(rng)].cpu().clone())
-        if device.type == "cuda" and state.get("cuda_rng"):
-            cuda_rng = state["cuda_rng"]
-            torch.cuda.set_rng_state(cuda_rng[acc.process_index % len(cuda_rng)].cpu().clone(), device)
-        step, elapsed, cpu_elapsed = state["step"], state["elapsed"], state["cpu_elapsed"]
-        if main:
-            print(f"resumed {config.arch} from step {step} ({elapsed / 60:.1f} min trained)", file=sys.stderr)
-    G, D, opt_g, opt_d = acc.prepare(g_net, d_net, opt_g, opt_d)  # G, D: DDP-wrapped under data parallelism
-    if main:
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    def state_dict(self) -> dict:
+        return {"G": self.g_net.state_dict(), "D": self.d_net.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict() if self.ema is not None else None,
+                "stream": self.stream.state_dict()}
 
-    def save_state():
-        rng = acc.gather(torch.get_rng_state()[None].to(device))  # every process's RNG: each resumes its own
-        cuda_rng = acc.gather(torch.cuda.get_rng_state(device)[None].to(device)) if device.type == "cuda" else None
-        if main:
-            atomic_torch_save(
-                {
-                    "config": asdict(config), "step": step, "elapsed": elapsed, "cpu_elapsed": cpu_elapsed,
-                    "G": g_net.state_dict(), "D": d_net.state_dict(),
-                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "ema": ema.state_dict() if ema is not None else None,
-                    "stream": stream.state_dict(), "rng": [r.clone() for r in rng.cpu()],
-                    "cuda_rng": [r.clone() for r in cuda_rng.cpu()] if cuda_rng is not None else None,
-                },
-                state_path,
-            )
-        acc.wait_for_everyone()
+    def load_state_dict(self, state: dict) -> None:
+        self.g_net.load_state_dict(state["G"])
+        self.d_net.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.stream.load_state_dict(state["stream"])
 
-    def sample_net():
-        return ema.module if ema is not None else g_net
+    def prepare(self, acc) -> None:
+        # G, D: DDP-wrapped under data parallelism
+        self.G, self.D, self.opt_g, self.opt_d = acc.prepare(self.g_net, self.d_net, self.opt_g, self.opt_d)
+        self.G.train()
+        self.D.train()
 
-    def save_samples():
-        if not main:
-            return
-        net = sample_net()
+    def step(self, step: int) -> dict:
+        config, acc, device = self.config, self.acc, self.acc.device
+        g_net, d_net = self.g_net, self.d_net
+        # --- critic ---
+        for _ in range(config.critic_steps):
+            real = self.stream.next().to(device)
+            self.images_seen += real.size(0)
+            with torch.no_grad(), acc.autocast():
+                fake = self.G(g_net.sample_latent(real.size(0)).to(device)).float()
+            if config.arch == "su2017":
+                d_total, info = critic_loss_su2017(self.D, real, fake, config.penalty)
+            else:
+                d_total, info = critic_loss_r1(self.D, real, fake, config.penalty, acc.autocast())
+            self.opt_d.zero_grad(set_to_none=True)
+            acc.backward(d_total)
+            self.opt_d.step()
+        # --- generator (scored by the unwrapped critic: its weights are frozen here) ---
+        for p in d_net.parameters():
+            p.requires_grad_(False)
+        with acc.autocast():
+            fake = self.G(g_net.sample_latent(config.batch_size).to(device))
+        if config.arch == "su2017":
+            g_loss = generator_loss_su2017(d_net, fake.float())
+        else:
+            g_loss = generator_loss_ns(d_net, fake, acc.autocast())
+        self.opt_g.zero_grad(set_to_none=True)
+        acc.backward(g_loss.float())
+        self.opt_g.step()
+        for p in d_net.parameters():
+            p.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update_parameters(g_net)
+        return {"d_loss": info["d_loss"], "g_loss": g_loss.item(), "penalty": info["penalty"]}
+
+    def sample_net(self):
+        return self.ema.module if self.ema is not None else self.g_net
+
+    def sample(self):
+        net = self.sample_net()
         net.eval()
         with torch.inference_mode():
-            save_image(net(fixed_z).float(), out / "samples" / f"step_{step:07d}.png", nrow=6, padding=2, pad_value=1.0)
-        g_net.train()
+            images = net(self.fixed_z).float()
+        self.g_net.train()
+        return images
 
-    log = LossLog(out / "loss.csv", ["step", "d_loss", "g_loss", "penalty", "minutes"], step) if main else None
+    def summary(self) -> dict:
+        per_rank = self.acc.gather(torch.tensor([self.images_seen], device=self.acc.device)).cpu().tolist()
+        return {"arch": self.config.arch, "images_per_process_this_run": per_rank}
 
-    t0, c0 = time.time(), time.process_time()
-    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
-    start_elapsed, start_cpu = elapsed, cpu_elapsed
-    bar = tqdm(total=config.steps, initial=step, desc=f"gan/{config.arch}", disable=not (progress and main),
-               dynamic_ncols=True)
-    G.train()
-    D.train()
-    stopped_early = False
-    try:
-        while step < config.steps:
-            # --- critic ---
-            for _ in range(config.critic_steps):
-                real = stream.next().to(device)
-                images_seen += real.size(0)
-                with torch.no_grad(), acc.autocast():
-                    fake = G(g_net.sample_latent(real.size(0)).to(device)).float()
-                if config.arch == "su2017":
-                    d_total, info = critic_loss_su2017(D, real, fake, config.penalty)
-                else:
-                    d_total, info = critic_loss_r1(D, real, fake, config.penalty, acc.autocast())
-                opt_d.zero_grad(set_to_none=True)
-                acc.backward(d_total)
-                opt_d.step()
-            # --- generator (scored by the unwrapped critic: its weights are frozen here) ---
-            for p in d_net.parameters():
-                p.requires_grad_(False)
-            with acc.autocast():
-                fake = G(g_net.sample_latent(config.batch_size).to(device))
-            if config.arch == "su2017":
-                g_loss = generator_loss_su2017(d_net, fake.float())
-            else:
-                g_loss = generator_loss_ns(d_net, fake, acc.autocast())
-            opt_g.zero_grad(set_to_none=True)
-            acc.backward(g_loss.float())
-            opt_g.step()
-            for p in d_net.parameters():
-                p.requires_grad_(True)
-            if ema is not None:
-                ema.update_parameters(g_net)
-            step += 1
-            bar.update(1)
-            elapsed = start_elapsed + time.time() - t0
-            cpu_elapsed = start_cpu + time.process_time() - c0
-
-            if log is not None and step % log_every == 0:
-                log.write([step, f"{info['d_loss']:.5f}", f"{g_loss.item():.5f}", f"{info['penalty']:.5f}", f"{elapsed / 60:.2f}"])
-                bar.set_postfix(d=f"{info['d_loss']:.3f}", g=f"{g_loss.item():.3f}")
-            if step % sample_every == 0 or step == config.steps:
-                save_samples()
-            save_now, stop_now = clock.due(step)
-            if save_now:
-                save_state()
-                clock.saved()
-            if stop_now and step < config.steps:
-                stopped_early = True
-                break
-    except KeyboardInterrupt:  # Ctrl-C: keep the work done since the last save
-        stopped_early = True
-        if main:
-            print(f"\ninterrupted at step {step}; state saved, run the same command to continue", file=sys.stderr)
-    bar.close()
-    if log is not None:
-        log.close()
-    save_state()
-
-    per_rank = acc.gather(torch.tensor([images_seen], device=device)).cpu().tolist()
-    summary = {
-        "arch": config.arch, "step": step, "steps": config.steps, "finished": step >= config.steps,
-        "wall_minutes": round(elapsed / 60, 2), "cpu_minutes": round(cpu_elapsed / 60, 2),
-        "threads": torch.get_num_threads(), "device": str(device), "processes": acc.num_processes,
-        "images_per_process_this_run": per_rank, "config": asdict(config), "command": command,
-    }
-    if main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        if stopped_early:
-            print(f"stopped at step {step}; run the same command to continue", file=sys.stderr)
-        if summary["finished"] and export_dir is not None:
-            export(sample_net(), out, Path(export_dir), summary)
-    acc.wait_for_everyone()
-    return summary
+    def export(self, export_dir: Path, summary: dict) -> None:
+        """The generator as a PyTorchModelHubMixin folder, with its card."""
+        self.sample_net().cpu().eval().save_pretrained(export_dir)
+        write_card(summary["arch"], export_dir)  # replaces the mixin's generic card; `eval gan --write-card` adds metrics
 
 
-def export(net, run_dir: Path, export_dir: Path, summary: dict) -> None:
-    """Write the generator as a PyTorchModelHubMixin folder with its training record."""
-    export_dir.mkdir(parents=True, exist_ok=True)
-    net = net.cpu().eval()
-    net.save_pretrained(export_dir)
-    shutil.copy(run_dir / "loss.csv", export_dir / "loss.csv")
-    (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
-    last = sorted((run_dir / "samples").glob("step_*.png"))
-    if last:
-        shutil.copy(last[-1], export_dir / "samples.png")
-    write_card(summary["arch"], export_dir)  # replaces the mixin's generic card; `eval gan --write-card` adds metrics
-    print(f"exported generator to {export_dir}", file=sys.stderr)
+def train(config: TrainConfig, out_dir: str | os.PathLike, export_dir: str | os.PathLike | None = None,
+          data_dir: str | None = None, **options) -> dict:
+    """Train (or resume) a GAN; return a summary. Exports the generator when ``steps`` is reached.
+    ``options``: the run loop's (``max_minutes``, ``save_minutes``, ``save_every``, ``log_every``,
+    ``sample_every``, ``progress``, ``command``; see ``playground.training.run``)."""
+    return run(GanAlgorithm(config, data_dir), out_dir, export_dir, **options)
