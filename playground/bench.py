@@ -3,8 +3,8 @@
 * ``--http``: each tab's main endpoint called in process (the UI handler itself, exactly what
   the server runs) and through ``python app.py`` in a subprocess with ``gradio_client``: the round trip alone (what
   a browser waits for before it fetches the images in parallel) and with every file downloaded.
-* ``--load N``: N concurrent users, each with its own client, spread over the five tabs' main
-  endpoints with the UI's default inputs; the same N calls one after another for comparison.
+* ``--load N``: N concurrent users, each with its own client, spread over the tabs' main
+  endpoints (from the registry, ``playground.tabs``) with the UI's default inputs; the same N calls one after another for comparison.
   Every output is checked (image files open whole, counts right); p50 and max latency printed.
 """
 
@@ -16,15 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-# Each tab's main endpoint with the inputs the UI shows by default.
-MAIN_CALLS = [
-    ("gan_generate", ("dcgan", 0, 64)),
-    ("ddpm_generate", ("dpm++", 25, 0.0, 0, 16)),
-    ("eae_generate", ("eae", 0, 64, 1.0)),
-    ("xiangqi_move", ("", "h2e2", "red", 0.0)),
-    ("gibbs_sample", ("科学技术____生产力。", 16, 4, 200, 50, 1.0, 0, "random", "linear:0.1", 0)),
-]
-EXPECTED_IMAGES = {"gan_generate": 64, "ddpm_generate": 16, "eae_generate": 64}
+from . import tabs
 
 
 def _ssl_context():
@@ -34,19 +26,6 @@ def _ssl_context():
 
 
 SSL_CONTEXT = _ssl_context()
-
-
-def _handlers() -> dict:
-    """api_name -> the UI handler the server runs for it."""
-    from .ddpm import ui as ddpm_ui
-    from .eae import ui as eae_ui
-    from .gan import ui as gan_ui
-    from .gibbs import ui as gibbs_ui
-    from .xiangqi import ui as xiangqi_ui
-
-    return {"gan_generate": gan_ui.gan_generate, "ddpm_generate": ddpm_ui.ddpm_generate,
-            "eae_generate": eae_ui.eae_generate, "xiangqi_move": xiangqi_ui.xiangqi_move,
-            "gibbs_sample": gibbs_ui.gibbs_sample}
 
 
 class App:
@@ -98,10 +77,11 @@ def check_output(api_name: str, result) -> None:
     pixels, galleries hold the number of images asked for."""
     from PIL import Image
 
-    if api_name in EXPECTED_IMAGES:
+    expected = tabs.expected_images()
+    if api_name in expected:
         items = result
-        if len(items) != EXPECTED_IMAGES[api_name]:
-            raise AssertionError(f"{api_name}: {len(items)} images, expected {EXPECTED_IMAGES[api_name]}")
+        if len(items) != expected[api_name]:
+            raise AssertionError(f"{api_name}: {len(items)} images, expected {expected[api_name]}")
         for item in items:
             path = item["image"] if isinstance(item, dict) else item[0]
             if isinstance(path, dict):
@@ -111,22 +91,17 @@ def check_output(api_name: str, result) -> None:
                     im.load()  # a truncated file raises here
                     if im.size != (28, 28):
                         raise AssertionError(f"{api_name}: image of size {im.size}")
-    elif api_name == "gibbs_sample":
-        text, file = result
-        if len(text.splitlines()) != MAIN_CALLS[-1][1][2]:
-            raise AssertionError(f"gibbs_sample: {len(text.splitlines())} samples")
-        if isinstance(file, str) and Path(file).is_file() and Path(file).read_text(encoding="utf-8") == "":
-            raise AssertionError("gibbs_sample: empty download")
-    elif api_name == "xiangqi_move":
-        if not result:
-            raise AssertionError("xiangqi_move: no board")
+    else:  # a tab with other outputs checks them itself
+        for tab in tabs.app_tabs():
+            if tab.entry.MAIN[0] == api_name and hasattr(tab.entry, "check_main"):
+                tab.entry.check_main(result)
 
 
 def bench_http(repeats: int) -> None:
     """Per main endpoint: the handler in process, the HTTP round trip, and with downloads."""
     from gradio_client import Client
 
-    handlers = _handlers()
+    handlers = tabs.handlers()
     app = App()
     url = app.url
     try:
@@ -135,7 +110,7 @@ def bench_http(repeats: int) -> None:
                        "+ downloads": Client(url, verbose=False, download_files=downloads)}
             print(f"{'endpoint (median of ' + str(repeats) + ')':34s} {'in process':>11s} {'round trip':>11s}"
                   f" {'ratio':>6s} {'+ downloads':>11s}")
-            for api_name, args in MAIN_CALLS:
+            for api_name, args in tabs.main_calls():
                 medians = {}
                 for label, fn in [("in process", lambda: handlers[api_name](*args))] + [
                         (lab, lambda c=c: c.predict(*args, api_name=f"/{api_name}")) for lab, c in clients.items()]:
@@ -153,8 +128,8 @@ def bench_http(repeats: int) -> None:
 
 
 def bench_load(users: int, url: str | None = None) -> dict:
-    """``users`` concurrent gradio_client users over the five main endpoints (user i calls
-    ``MAIN_CALLS[i % 5]``), against the same calls made one after another; round trip only
+    """``users`` concurrent gradio_client users over the tabs' main endpoints (user i calls
+    the i-th modulo their number, ``tabs.main_calls()``), against the same calls made one after another; round trip only
     and with every file downloaded. Prints and returns the figures."""
     from gradio_client import Client
 
@@ -162,7 +137,8 @@ def bench_load(users: int, url: str | None = None) -> dict:
     if url is None:
         app = App()
         url = app.url
-    calls = [MAIN_CALLS[i % len(MAIN_CALLS)] for i in range(users)]
+    main_calls = tabs.main_calls()
+    calls = [main_calls[i % len(main_calls)] for i in range(users)]
     report = {}
     try:
         with tempfile.TemporaryDirectory() as downloads:
@@ -171,7 +147,7 @@ def bench_load(users: int, url: str | None = None) -> dict:
                 # loading the CA store) for every file it downloads, on the server's cores here
                 clients = [Client(url, verbose=False, download_files=download, ssl_verify=SSL_CONTEXT)
                            for _ in range(users)]
-                for api_name, args in MAIN_CALLS:  # warm every model
+                for api_name, args in main_calls:  # warm every model
                     clients[0].predict(*args, api_name=f"/{api_name}")
                 sequential = []
                 t0 = time.perf_counter()

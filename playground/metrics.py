@@ -236,3 +236,14 @@ def classifier_accuracy(data_dir=None) -> float:
     images, labels = load_fashion_mnist("test", root=data_dir)
     _, preds = classifier_outputs(np.asarray(images))
     return float((preds == labels).mean())
+
+
+def headline(m: dict) -> dict:
+    """The figures a table row keeps: n, FD, KID, precision, recall."""
+    return {key: m[key] for key in ("n", "fd", "kid", "precision", "recall")}
+
+
+def metrics_line(name: str, m: dict) -> str:
+    """One printed line of image metrics."""
+    return (f"{name:28s} n={m['n']:>6}  FD={m['fd']:8.3f}  KIDx1000={1000 * m['kid']:7.3f}"
+            f"  precision={m['precision']:.3f}  recall={m['recall']:.3f}")

@@ -1,7 +1,8 @@
 """The Gradio app: one tab per model, a System panel, nothing else.
 
 Every tab lives beside its model (``playground/<tab>/ui.py``) and only wires widgets to
-the tab's Python API. This module assembles the tabs; the helpers they share live in ``uikit``.
+the tab's Python API. This module assembles the tabs the registry (``playground.tabs``) lists;
+the helpers they share live in ``uikit``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ def system_status() -> dict:
 
 
 def build_demo() -> gr.Blocks:
-    from .ddpm import ui as ddpm_ui
-    from .eae import ui as eae_ui
-    from .gan import ui as gan_ui
-    from .gibbs import ui as gibbs_ui
-    from .xiangqi import ui as xiangqi_ui
+    """The app: one tab for each tab in the registry (``playground.tabs``), in its order."""
+    from . import tabs
+
+    # transformers resolves its classes lazily, and two threads resolving them at once (the
+    # warm-up and a first request) can fail with an ImportError: resolve them here, once
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer  # noqa: F401
 
     serve_outputs()
     # every output file is unique (request ids), so Gradio's cache is swept hourly
@@ -32,16 +34,9 @@ def build_demo() -> gr.Blocks:
         with gr.Tabs():
             # each tab returns its first result (loader, output), shown on page load without a click
             first = {}
-            with gr.Tab("GAN · Fashion-MNIST", id="gan"):
-                first["gan"] = gan_ui.build()
-            with gr.Tab("DDPM · diffusion", id="ddpm"):
-                first["ddpm"] = ddpm_ui.build()
-            with gr.Tab("EAE · entropic autoencoder", id="eae"):
-                first["eae"] = eae_ui.build()
-            with gr.Tab("Xiangqi · 象棋 GPT", id="xiangqi"):
-                first["xiangqi"] = xiangqi_ui.build()
-            with gr.Tab("Gibbs · BERT 中文", id="gibbs"):
-                first["gibbs"] = gibbs_ui.build()
+            for tab in tabs.app_tabs():
+                with gr.Tab(tab.title, id=tab.name):
+                    first[tab.name] = tab.ui.build()
         with gr.Accordion("System", open=False):
             status = gr.JSON(label="Device manager", elem_id="system-status")
             refresh = gr.Button("Refresh", size="sm")

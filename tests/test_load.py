@@ -1,6 +1,7 @@
 """32 concurrent gradio_client users over every tab's main endpoint (``bench --load``'s code)."""
 
-from playground.bench import MAIN_CALLS, bench_load, check_output
+from playground.bench import bench_load, check_output
+from playground.tabs import main_calls
 
 
 def test_32_concurrent_users_all_served_whole_and_no_collapse(app_url):
@@ -29,5 +30,5 @@ def test_check_output_rejects_a_truncated_image(tmp_path):
         check_output("gan_generate", items + [{"image": str(cut), "caption": None}])
     with pytest.raises(AssertionError):
         check_output("gan_generate", items)  # one image short
-    assert {name for name, _ in MAIN_CALLS} == {"gan_generate", "ddpm_generate", "eae_generate", "xiangqi_move",
+    assert {name for name, _ in main_calls()} == {"gan_generate", "ddpm_generate", "eae_generate", "xiangqi_move",
                                                  "gibbs_sample"}

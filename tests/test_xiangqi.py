@@ -2,6 +2,7 @@
 playing API on a tiny model trained here."""
 
 import csv
+import itertools
 import json
 import random
 import subprocess
@@ -145,7 +146,7 @@ def _state(path):
 def tiny_model(games, tmp_path_factory):
     root = tmp_path_factory.mktemp("xq")
     config = TrainConfig(steps=6, seed=1, **TINY)
-    summary = train(config, root / "run", games, export_dir=root / "export", progress=False, log_every=1,
+    summary = train(config, root / "run", data_dir=games, export_dir=root / "export", progress=False, log_every=1,
                     eval_every=3)
     assert summary["finished"] and summary["step"] == 6
     return root, config
@@ -157,9 +158,9 @@ def test_few_steps_then_resume_matches_straight_run(games, tmp_path):
     fixed = dict(TINY, warmup=10, curriculum=False, seed=1)
     config = TrainConfig(steps=6, **fixed)
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert train(config, straight, games, progress=False, log_every=1)["step"] == 6
-    assert train(TrainConfig(steps=3, **fixed), split, games, progress=False, log_every=1)["step"] == 3
-    assert train(config, split, games, progress=False, log_every=1)["step"] == 6
+    assert train(config, straight, data_dir=games, progress=False, log_every=1)["step"] == 6
+    assert train(TrainConfig(steps=3, **fixed), split, data_dir=games, progress=False, log_every=1)["step"] == 3
+    assert train(config, split, data_dir=games, progress=False, log_every=1)["step"] == 6
     a, b = _state(straight), _state(split)
     for key in a["model"]:
         assert torch.allclose(a["model"][key].float(), b["model"][key].float(), atol=1e-5), key
@@ -168,7 +169,7 @@ def test_few_steps_then_resume_matches_straight_run(games, tmp_path):
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[2]["val_loss"] and float(rows[2]["val_accuracy"]) >= 0  # evaluated every 3 steps
     with pytest.raises(ValueError, match="different configuration"):
-        train(TrainConfig(steps=6, seed=1, size="tiny", batch_size=8), split, games, progress=False)
+        train(TrainConfig(steps=6, seed=1, size="tiny", batch_size=8), split, data_dir=games, progress=False)
 
 
 def test_the_export_loads_with_auto_classes(tiny_model):
@@ -210,6 +211,32 @@ def test_the_logprobs_of_a_batch_equal_those_of_single_games(tiny_model):
     batch = api.next_move_logprobs(histories, folder)
     for i, h in enumerate(histories):
         assert torch.allclose(batch[i], api.next_move_logprobs([h], folder)[0], atol=1e-4)
+
+
+def test_one_game_loop_yields_every_ply_and_ends_where_the_rules_say():
+    from playground.xiangqi import game
+
+    mate = "h2e2 a9a8 e2e6 a8a9 e3e4 i9i8 e4e5 i8i9 e5d5 a9a8 b2e2".split()  # red mates with two cannons
+    script = game.CallbackMover(lambda history: mate[len(history)], "script")
+    seen = list(game.plies(script, script, opening=mate[:2]))
+    assert [moves for moves, _ in seen] == [mate[:k] for k in range(2, len(mate) + 1)]
+    assert all(st is None for _, st in seen[:-1]) and seen[-1][1] == rules.state(mate)
+    assert seen[-1][1]["result"] == "1-0" and seen[-1][1]["reason"] == "checkmate"
+    assert game.play_out(script, script) == (mate, rules.state(mate))
+    # seeded movers replay the same game
+    first = list(itertools.islice(game.plies(game.RandomMover(0), game.RandomMover(1)), 21))
+    assert first == list(itertools.islice(game.plies(game.RandomMover(0), game.RandomMover(1)), 21))
+    assert len(first[-1][0]) == 20 and rules.parse_history(first[-1][0])
+    with pytest.raises(ValueError, match="unknown mover"):
+        game.mover("alphazero")
+
+
+def test_a_match_against_the_engine(tiny_model):
+    from playground.xiangqi import evaluate
+
+    m = evaluate.match("depth:1", pairs=1, opening_plies=2, seed=0, folder=tiny_model[0] / "export", progress=False)
+    assert m["opponent"] == "fairy-stockfish depth 1" and m["games"] == 2 and m["win"] + m["draw"] + m["loss"] == 2
+    assert sum(m["reasons"].values()) == 2 and 2 < m["mean_plies"] <= rules.MAX_PLIES
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -272,7 +299,8 @@ def test_legal_term_trains_and_init_from_starts_at_the_saved_weights(games, tiny
     saved = GPT2LMHeadModel.from_pretrained(root / "export")
     for key, value in saved.state_dict().items():
         assert torch.allclose(fresh.state_dict()[key], value.float()), key
-    summary = train(config, tmp_path / "run", games, export_dir=tmp_path / "export", progress=False, log_every=1)
+    summary = train(config, tmp_path / "run", data_dir=games, export_dir=tmp_path / "export", progress=False,
+                    log_every=1)
     assert summary["finished"]
     with open(tmp_path / "run" / "loss.csv") as f:
         rows = list(csv_module.DictReader(f))

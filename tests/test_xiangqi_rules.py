@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pyffish as sf
 import pytest
 
-from playground.xiangqi import rules
+from playground.xiangqi import board, rules
 
 V = "xiangqi"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -361,7 +361,7 @@ def test_apply_move_has_no_side_effects():
 
 
 def _svg(history, **kw):
-    text = rules.board_svg(history, **kw)
+    text = board.board_svg(history, **kw)
     return text, ET.fromstring(text)
 
 
@@ -393,25 +393,25 @@ def test_board_svg_start_position():
 
 def test_board_svg_marks_last_move_check_and_flips():
     _, root = _svg(MATE)
-    fx, fy = rules._xy("b2", False)
-    tx, ty = rules._xy("e2", False)
+    fx, fy = board._xy("b2", False)
+    tx, ty = board._xy("e2", False)
     assert _circle_at(root, "last-from", fx, fy) and _circle_at(root, "last-to", tx, ty)
-    kx, ky = rules._xy("e9", False)
+    kx, ky = board._xy("e9", False)
     assert _circle_at(root, "check", kx, ky)
-    assert (kx, ky) == (rules.MARGIN + 4 * rules.CELL, rules.MARGIN)  # black's king at the top
+    assert (kx, ky) == (board.MARGIN + 4 * board.CELL, board.MARGIN)  # black's king at the top
     _, flipped = _svg(MATE, flip=True)
-    fx2, fy2 = rules._xy("b2", True)
-    assert (fx2, fy2) == (rules.MARGIN + 7 * rules.CELL, rules.MARGIN + 2 * rules.CELL)
+    fx2, fy2 = board._xy("b2", True)
+    assert (fx2, fy2) == (board.MARGIN + 7 * board.CELL, board.MARGIN + 2 * board.CELL)
     assert _circle_at(flipped, "last-from", fx2, fy2)
-    assert _circle_at(flipped, "check", rules.MARGIN + 4 * rules.CELL, rules.MARGIN + 9 * rules.CELL)
+    assert _circle_at(flipped, "check", board.MARGIN + 4 * board.CELL, board.MARGIN + 9 * board.CELL)
     sq = next(e for e in flipped.iter() if e.get("data-sq") == "a0")
-    assert float(sq.get("x")) > rules.WIDTH / 2 and float(sq.get("y")) < rules.HEIGHT / 2
+    assert float(sq.get("x")) > board.WIDTH / 2 and float(sq.get("y")) < board.HEIGHT / 2
 
 
 def test_board_svg_selected_square_shows_destinations():
     _, root = _svg(["h2e2"], selected="H9", size=300)
     assert root.get("width") == "300"
-    x, y = rules._xy("h9", False)
+    x, y = board._xy("h9", False)
     assert _circle_at(root, "selected", x, y)
     dests = [c for c in root.iter(f"{SVG}circle") if c.get("class") == "dest"]
     assert len(dests) == len([m for m in rules.legal_moves(["h2e2"]) if m.startswith("h9")]) == 2
@@ -431,9 +431,9 @@ def test_board_svg_selected_square_shows_destinations():
 ])
 def test_board_svg_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        rules.board_svg([], **kwargs)
+        board.board_svg([], **kwargs)
     with pytest.raises(ValueError, match="ply 1"):
-        rules.board_svg("<svg>")
+        board.board_svg("<svg>")
 
 
 def test_result_text():

@@ -9,6 +9,19 @@ from pathlib import Path
 
 from ..checkpoints import read_json
 
+# the sweep's centre configuration (``playground.eae.sweep`` varies one setting at a time around it);
+# it lives here, below both the sweep and the trainer, because the card compares every run against it
+CENTRE = {"kind": "eae", "latent_dim": 32, "k": 1, "lam": 1.0, "warmup": 1000}
+
+
+def run_name(c: dict) -> str:
+    """A sweep run's name, from its configuration."""
+    if c["kind"] != "eae":
+        beta = c.get("beta")
+        return f"{c['kind']}-d{c['latent_dim']}" + (f"-beta{beta:g}" if beta is not None else "")
+    return f"eae-d{c['latent_dim']}-k{c['k']}-lam{c['lam']:g}-w{c['warmup']}"
+
+
 TITLES = {"eae": "EAE: autoencoder + BatchNorm + maximum entropy", "ae-bn": "AE + BatchNorm (lambda = 0)",
           "vae": "VAE (same encoder and decoder)"}
 
@@ -141,8 +154,6 @@ def _pct(new: float, old: float) -> str:
 def sweep_findings(records: list[dict], shipped: dict | None = None) -> list[str]:
     """Each one-at-a-time change against the sweep's centre run: how FD (sample quality), test
     SSE (reconstruction) and FD(code, N(0, I)) (how Gaussian the code is) moved."""
-    from .sweep import CENTRE, run_name
-
     by_name = {r["name"]: r for r in records}
     centre = by_name.get(run_name(CENTRE))
     if centre is None:

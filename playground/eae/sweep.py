@@ -19,7 +19,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-CENTRE = {"kind": "eae", "latent_dim": 32, "k": 1, "lam": 1.0, "warmup": 1000}
+from .card import CENTRE, run_name
+
 VARIATIONS = [
     {},
     {"latent_dim": 16},
@@ -39,13 +40,6 @@ VARIATIONS = [
 
 def configs(steps: int) -> list[dict]:
     return [dict(CENTRE, **v, steps=steps) for v in VARIATIONS]
-
-
-def run_name(c: dict) -> str:
-    if c["kind"] != "eae":
-        beta = c.get("beta")
-        return f"{c['kind']}-d{c['latent_dim']}" + (f"-beta{beta:g}" if beta is not None else "")
-    return f"eae-d{c['latent_dim']}-k{c['k']}-lam{c['lam']:g}-w{c['warmup']}"
 
 
 def run(out: str | Path, steps: int, part: int = 0, parts: int = 1, n: int = 5000, data_dir=None,

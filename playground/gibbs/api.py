@@ -8,7 +8,9 @@ of a template unchanged (constrained generation).
 
 ``sample(template, ...)`` returns ``n`` texts; ``chain(...)`` takes the same arguments and yields
 every step, for streaming. The ``n`` chains run in parallel as one batch: one encoder pass per step
-for all chains, the vocabulary projection computed only at the resampled positions.
+for all chains, the vocabulary projection computed only at the resampled positions. This module
+checks the arguments and loads the model (a folder, the shipped one, or a Hub id); the sampling loop
+itself is ``playground.gibbs.sampler``.
 
 Arguments
     template    text whose ``_`` or ``[MASK]`` marks are free slots, e.g. ``科学技术____生产力。``;
@@ -54,24 +56,22 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..checkpoints import check_loading_info, checkpoint_dir, restore_hint
 from ..device import check_int, manager, short_repr, validate_seed
-from .models import MAX_CHARS, has_sparse_head, query_logits
+from . import sampler
+from .models import MAX_CHARS, has_sparse_head
+from .sampler import (ANNEALS, GREEDY_BELOW, INITS, ORDERS, Run, Step, Template, TokenTable,  # noqa: F401
+                      temperatures)
 
 SHIPPED = "gibbs-bert"
 MAX_CHAINS = 64
 MAX_STEPS = 5000
 MAX_TEMPERATURE = 10.0
 MAX_TOP_K = 1000
-ORDERS = ("random", "sequential")
-INITS = ("mask", "random")
-ANNEALS = ("linear", "geometric")
-GREEDY_BELOW = 1e-6  # temperatures below this draw the argmax
 FREE = re.compile(r"(\[MASK\]|_)")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -81,34 +81,6 @@ def model_dir() -> Path:
 
 
 # -- loading -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TokenTable:
-    """What the sampler needs from a tokenizer: the ids of ``[CLS] [SEP] [MASK]``, each id's
-    display text (``##`` continuation marks removed) and which ids may be drawn (not specials,
-    unused slots, ``##`` pieces, nor ``_``, the template's free-slot mark)."""
-
-    tokenizer: object
-    cls_id: int
-    sep_id: int
-    mask_id: int
-    shown: list[str]
-    allowed: torch.Tensor  # (vocab,) bool
-
-    @classmethod
-    def from_tokenizer(cls, tokenizer, vocab_size: int) -> TokenTable:
-        for name in ("cls_token_id", "sep_token_id", "mask_token_id"):
-            if getattr(tokenizer, name, None) is None:
-                raise ValueError(f"the tokenizer has no {name[:-9]} token: it is not a BERT-style masked LM tokenizer")
-        tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        tokens = [t or "" for t in tokens] + [""] * max(0, vocab_size - len(tokens))
-        special = set(tokenizer.all_special_ids)
-        allowed = torch.tensor([i not in special and bool(t) and t != "_" and not t.startswith("##")
-                                and not (len(t) > 1 and t.startswith("[") and t.endswith("]"))
-                                for i, t in enumerate(tokens[:vocab_size])])
-        shown = [t.removeprefix("##") for t in tokens]
-        return cls(tokenizer, tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.mask_token_id, shown, allowed)
-
-
 def _is_folder(model) -> bool:
     return isinstance(model, Path) or os.path.isabs(str(model)) or Path(str(model)).exists()
 
@@ -237,30 +209,6 @@ def parse_anneal(spec: str | None):
     return (kind, value) if kind else value
 
 
-def temperatures(temperature: float, anneal: tuple[str, float] | None, steps: int, burn_in: int) -> list[float]:
-    """The temperature of each step (checked arguments): constant through burn-in, then annealed."""
-    out = []
-    for s in range(1, steps + 1):
-        if anneal is None or s <= burn_in:
-            out.append(temperature)
-            continue
-        kind, final = anneal
-        frac = (s - burn_in) / (steps - burn_in)
-        out.append(temperature + (final - temperature) * frac if kind == "linear"
-                   else temperature * (final / temperature) ** frac)
-    return out
-
-
-@dataclass
-class Template:
-    """The slots of a template: ids (free slots hold ``[MASK]``), which are free, and how fixed
-    slots are shown (their own text, as written)."""
-
-    ids: list[int]
-    free: list[bool]
-    shown: list[str]
-
-
 def _check_unicode(name: str, text: str) -> None:
     """The tokenizer takes UTF-8: a lone surrogate (possible in a Python str and in JSON) is refused."""
     try:
@@ -314,21 +262,6 @@ def _initial_ids(init, tmpl: Template, table: TokenTable) -> list[int] | None:
     return [t if f else f0 for t, f, f0 in zip(ids, tmpl.free, tmpl.ids)]
 
 
-@dataclass
-class Run:
-    """Checked arguments of one sampling run."""
-
-    template: Template
-    n: int
-    steps: int
-    burn_in: int
-    temps: list[float]
-    top_k: int
-    order: str
-    init: str | list[int]
-    seed: int
-
-
 def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0, order="random",
             init="mask", anneal=None, seed=None, table: TokenTable | None = None) -> Run:
     """Check every argument (ValueError naming what is allowed) and parse the template."""
@@ -354,68 +287,7 @@ def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.
                init if start is None else start, seed)
 
 
-# -- the sampler ---------------------------------------------------------------------------
-def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, top_k: int,
-          gen: torch.Generator) -> torch.Tensor:
-    """One id per row of ``logits`` (n, V): the argmax when ``temperature`` is (nearly) 0, else a draw
-    from softmax(logits / temperature) restricted to the allowed ids (and to the top ``top_k``)."""
-    logits = logits.float().cpu().masked_fill(~allowed, -math.inf)
-    if temperature < GREEDY_BELOW:
-        return logits.argmax(-1)
-    if top_k:
-        kth = logits.topk(min(top_k, int(allowed.sum())), -1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, -math.inf)
-    probs = torch.softmax(logits / temperature, -1)
-    return torch.multinomial(probs, 1, generator=gen)[:, 0]
-
-
-def _start(run: Run, table: TokenTable, gen: torch.Generator) -> torch.Tensor:
-    """(n, slots + 2) ids: ``[CLS]`` slots ``[SEP]`` in every chain."""
-    body = torch.tensor(run.template.ids).repeat(run.n, 1)
-    free = torch.tensor(run.template.free)
-    if run.init == "random":
-        pool = table.allowed.nonzero()[:, 0]
-        draws = pool[torch.randint(len(pool), (run.n, len(run.template.ids)), generator=gen)]
-        body = torch.where(free, draws, body)
-    elif isinstance(run.init, list):
-        body = torch.tensor(run.init).repeat(run.n, 1)
-    edge = torch.full((run.n, 1), 0)
-    return torch.cat([edge + table.cls_id, body, edge + table.sep_id], 1)
-
-
-def _steps(run: Run, mlm, table: TokenTable) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Run the chains; after each step yield (step index, ids (n, slots + 2) on the CPU, the slot
-    resampled in each chain, whether its character changed)."""
-    gen = manager.generator(run.seed)
-    ids = _start(run, table, gen)
-    free_slots = torch.tensor([i for i, f in enumerate(run.template.free) if f])
-    rows = torch.arange(run.n)
-    device = manager.device
-    for t in range(run.steps):
-        with manager.inference():  # the whole step holds the device slot; it is given up between steps
-            if run.order == "sequential":
-                slots = free_slots[t % len(free_slots)].repeat(run.n)
-            else:
-                still_masked = (ids[:, 1 + free_slots] == table.mask_id).float()
-                score = torch.rand(run.n, len(free_slots), generator=gen) + 2 * still_masked
-                slots = free_slots[score.argmax(1)]
-            cols = slots + 1
-            old = ids[rows, cols]
-            ids[rows, cols] = table.mask_id
-            logits = query_logits(mlm, ids.to(device), cols.to(device))
-            new = _draw(logits, table.allowed, run.temps[t], run.top_k, gen)
-            ids[rows, cols] = new
-        yield t, ids, slots, new != old
-
-
-def _texts(ids: torch.Tensor, tmpl: Template, table: TokenTable) -> list[str]:
-    out = []
-    for row in ids[:, 1:-1].tolist():
-        out.append("".join(shown if not free else ("_" if i == table.mask_id else table.shown[i])
-                           for i, free, shown in zip(row, tmpl.free, tmpl.shown)))
-    return out
-
-
+# -- running ---------------------------------------------------------------------------
 @manager.gpu
 def sample(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
            temperature: float = 1.0, top_k: int = 0, order: str = "random", init: str = "mask", anneal=None,
@@ -426,7 +298,7 @@ def sample(template: str | None = None, length: int = 16, n: int = 4, steps: int
     ids = None
     for _, ids, _, _ in _steps(run, mlm, table):
         pass
-    return _texts(ids, run.template, table)
+    return sampler.texts(ids, run.template, table)
 
 
 def chain(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
@@ -441,10 +313,17 @@ def chain(template: str | None = None, length: int = 16, n: int = 4, steps: int 
     return _stream(run, mlm, table)
 
 
+def _steps(run: Run, mlm, table: TokenTable) -> Iterator[Step]:
+    """The sampler's steps on the playground's device, each inside a device slot (given up between
+    steps), every draw from one CPU generator seeded with ``run.seed``."""
+    return manager.steps(sampler.gibbs(mlm, table, run, manager.generator(run.seed), manager.device))
+
+
 def _stream(run: Run, mlm, table: TokenTable) -> Iterator[dict]:
     for t, ids, slots, changed in _steps(run, mlm, table):
         yield {"step": t + 1, "temperature": run.temps[t], "burn_in": t + 1 <= run.burn_in,
-               "texts": _texts(ids, run.template, table), "positions": slots.tolist(), "changed": changed.tolist()}
+               "texts": sampler.texts(ids, run.template, table), "positions": slots.tolist(),
+               "changed": changed.tolist()}
 
 
 def info(model: str | Path | None = None) -> dict:

@@ -28,16 +28,17 @@ from collections import Counter, defaultdict
 
 import torch
 
-from .models import MASK, SPECIALS, logits_at
+from .models import MASK, SPECIALS, logits_at, pad_rows
 
 BOS, EOS = "\x02", "\x03"
 
 
 # -- the model -----------------------------------------------------------------------------
-def _padded(rows: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    from .train import pad_rows
-
-    return pad_rows(rows, pad)
+def spread(items: list, k: int) -> list:
+    """``k`` items evenly spaced through ``items`` (the held-out file order mixes sources)."""
+    if k >= len(items):
+        return list(items)
+    return [items[i * len(items) // k] for i in range(k)]
 
 
 @torch.no_grad()
@@ -51,7 +52,7 @@ def mlm_scores(model, rows: list[list[int]], mask_id: int = SPECIALS.index(MASK)
     g = torch.Generator().manual_seed(seed)
     loss, right, total = 0.0, 0, 0
     for i in range(0, len(rows), batch_size):
-        ids, attention = _padded(rows[i:i + batch_size])
+        ids, attention = pad_rows(rows[i:i + batch_size])
         lengths = attention.sum(1, keepdim=True)
         pos = torch.arange(ids.shape[1])[None]
         is_char = (pos >= 1) & (pos < lengths - 1)
@@ -247,7 +248,6 @@ def evaluate_model(model=None, sentences: int = 200, data_dir=None) -> dict:
     shipped one) on ``sentences`` evenly spaced held-out sentences, through its own tokenizer."""
     from ..data import load_chinese_sentences
     from .api import load_model
-    from .train import spread
 
     mlm, table = load_model(model)
     texts = spread(load_chinese_sentences("val", root=data_dir), sentences)

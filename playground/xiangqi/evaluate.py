@@ -6,7 +6,8 @@
 * Matches: colour-swapped pairs from varied short openings (a few random legal plies), each
   opening played once with the model as red and once as black, against a random mover or
   Fairy-Stockfish at a fixed depth, up to the move cap. Reported as wins/draws/losses and the
-  score (win 1, draw 0.5).
+  score (win 1, draw 0.5). The games are played by ``game.play_out``, the loop the tab's watch
+  mode streams.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import torch
 
 from . import api, rules
+from .game import ModelMover, mover, play_out
 
 
 def raw_legality(games: list[dict], positions: int = 2000, seed: int = 0, batch: int = 32, folder=None) -> dict:
@@ -57,41 +59,11 @@ def random_openings(count: int, plies: int, seed: int) -> list[list[str]]:
     return out
 
 
-class RandomMover:
-    name = "random"
-
-    def __init__(self, seed: int):
-        self.rng = random.Random(seed)
-
-    def move(self, history: list[str]) -> str:
-        return self.rng.choice(rules.legal_moves(history))
-
-    def close(self):
-        pass
-
-
-class EngineMover:
-    def __init__(self, depth: int):
-        from .engine import Engine
-
-        self.depth, self.engine, self.name = depth, Engine(), f"fairy-stockfish depth {depth}"
-
-    def move(self, history: list[str]) -> str:
-        return self.engine.best_move(history, self.depth)
-
-    def close(self):
-        self.engine.close()
-
-
 def play_game(opening: list[str], model_side: str, opponent, folder=None) -> dict:
     """One game from ``opening``; the model plays ``model_side`` at temperature 0."""
-    game = rules.Tracker(opening)
-    moves = game.moves
-    while (st := game.state()) is None:
-        if game.side_to_move() == model_side:
-            game.push(api.choose_move(moves, model=folder))
-        else:
-            game.push(opponent.move(moves))
+    model = ModelMover(folder)
+    red, black = (model, opponent) if model_side == "red" else (opponent, model)
+    moves, st = play_out(red, black, opening)
     won = {"1-0": "red", "0-1": "black"}.get(st["result"])
     outcome = "draw" if won is None else ("win" if won == model_side else "loss")
     return {"outcome": outcome, "result": st["result"], "reason": st["reason"], "plies": len(moves)}
@@ -100,7 +72,7 @@ def play_game(opening: list[str], model_side: str, opponent, folder=None) -> dic
 def match(opponent_spec: str, pairs: int = 20, opening_plies: int = 4, seed: int = 0, folder=None,
           progress: bool = True) -> dict:
     """``pairs`` colour-swapped pairs against ``opponent_spec`` ("random" or "depth:N")."""
-    opponent = RandomMover(seed) if opponent_spec == "random" else EngineMover(int(opponent_spec.split(":")[1]))
+    opponent = mover(opponent_spec, seed)
     t0 = time.time()
     tally = {"win": 0, "draw": 0, "loss": 0}
     reasons: dict[str, int] = {}

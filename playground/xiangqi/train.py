@@ -13,13 +13,14 @@ hold games of similar length (random groups of ``batch_size x group`` games sort
 a linear warm-up then cosine decay to a tenth of the peak rate over ``steps``, bfloat16
 autocast where it is faster.
 
-Runs through Hugging Face Accelerate: the same script runs data-parallel, unchanged, under
-``torchrun --nproc_per_node N -m playground train xiangqi ...`` (gloo on CPUs) or
-``accelerate launch --multi_gpu``; every process draws its own slice of each global batch.
-State (model, optimiser, data position, RNG, step, time) is saved atomically to
-``<out>/state.pt`` every ``--save-minutes``; running the same command again resumes (a changed
-``--steps`` stretches the cosine from there on). When ``steps`` is reached the model and its
-tokenizer are exported with ``save_pretrained`` (weights sharded under 9 MB), with a model card.
+Only the algorithm lives here (config, model, one step, validation, export);
+``playground.training.run`` owns the loop: Hugging Face Accelerate (the same script runs
+data-parallel, unchanged, under ``torchrun --nproc_per_node N -m playground train xiangqi ...`` or
+``accelerate launch --multi_gpu``; every process draws its own slice of each global batch), resume
+from ``<out>/state.pt`` (model, optimiser, data position, every process's RNG, step, time, saved
+atomically every ``--save-minutes``; a changed ``--steps`` stretches the cosine from there on),
+the loss log, Ctrl-C and the summary. When ``steps`` is reached the model and its tokenizer are
+exported with ``save_pretrained`` (weights sharded under 9 MB), with a model card.
 """
 
 from __future__ import annotations
@@ -27,22 +28,20 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data import load_xiangqi_games
-from ..training import (LengthBatches, LossLog, SaveClock, atomic_torch_save, check_resumable, load_state,
-                        make_accelerator)
+from ..training import Algorithm, LengthBatches, check_positive, run
 from . import rules
 from .models import SIZES, Vocab, build_tokenizer, make_model
 
 # the loss log's columns (a continued run's export merges its log with the earlier one's)
 LOSS_COLUMNS = ["step", "loss", "lr", "prefix", "minutes", "val_loss", "val_accuracy", "legal_loss"]
+
+DATA_DIR = "runs/xiangqi-data"  # the games folder when none is given (`python -m playground data xiangqi`)
 
 # (share of the steps, share of each game seen): openings first, whole games last
 CURRICULUM = ((0.10, 1 / 8), (0.15, 1 / 4), (0.25, 1 / 2), (0.50, 1.0))
@@ -70,15 +69,9 @@ class TrainConfig:
         if not (isinstance(self.legal_weight, (int, float)) and math.isfinite(self.legal_weight)
                 and self.legal_weight >= 0):
             raise ValueError(f"legal_weight must be a number >= 0, not {self.legal_weight!r}")
-        if self.legal_positions < 1:
-            raise ValueError(f"legal_positions must be positive, not {self.legal_positions!r}")
         if self.size not in SIZES:
             raise ValueError(f"--size must be one of {list(SIZES)}, not {self.size!r}")
-        for name in ("steps", "batch_size", "group"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, not {self.lr!r}")
+        check_positive(self, "legal_positions", "steps", "batch_size", "group", "lr")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
         if not 0 <= self.dropout < 1:
@@ -175,188 +168,120 @@ def evaluate(model, games: list[list[int]], pad: int, device, batch_size: int = 
     return {"val_loss": total_loss / max(1, total), "val_accuracy": total_right / max(1, total)}
 
 
-def train(
-    config: TrainConfig,
-    out_dir,
-    data_dir,
-    export_dir=None,
-    max_minutes: float | None = None,
-    save_minutes: float = 5.0,
-    save_every: int | None = None,
-    eval_every: int = 500,
-    log_every: int = 25,
-    progress: bool = True,
-    command: str = "",
-) -> dict:
-    """Train (or resume) the GPT on the games in ``data_dir`` (``train.jsonl``, ``val.jsonl``);
-    return a summary. Exports the model when ``steps`` is reached."""
-    acc = make_accelerator(config.bf16)
-    device, main = acc.device, acc.is_main_process
-    out = Path(out_dir)
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed + acc.process_index)
+class XiangqiAlgorithm(Algorithm):
+    """The xiangqi GPT's part of the training loop: one model, AdamW, length-sorted batches of games."""
 
-    tokenizer = build_tokenizer()
-    vocab = Vocab(tokenizer)
-    train_games = load_xiangqi_games(Path(data_dir) / "train.jsonl")
-    val_games = load_xiangqi_games(Path(data_dir) / "val.jsonl")[:300]
-    train_ids = [vocab.encode(g["moves"], g["result"]) for g in train_games]
-    val_ids = [vocab.encode(g["moves"], g["result"]) for g in val_games]
-    stream = LengthBatches(torch.tensor([len(g) for g in train_ids]), config.batch_size, config.group, config.seed,
-                           acc.process_index, acc.num_processes)
+    name = "xiangqi"
+    columns = LOSS_COLUMNS
+    postfix = ("loss", "prefix")
 
-    mirror = torch.tensor(vocab.mirror_table())
+    def __init__(self, config: TrainConfig, data_dir=None):
+        super().__init__(config, Path(data_dir if data_dir is not None else DATA_DIR))
 
-    def draw_games() -> list[list[int]]:
-        games = [train_ids[i] for i in stream.next().tolist()]
-        if config.mirror:
+    def build(self, acc, fresh: bool) -> None:
+        config, device = self.config, acc.device
+        self.tokenizer = build_tokenizer()
+        self.vocab = vocab = Vocab(self.tokenizer)
+        train_games = load_xiangqi_games(self.data_dir / "train.jsonl")
+        val_games = load_xiangqi_games(self.data_dir / "val.jsonl")[:300]
+        self.train_ids = [vocab.encode(g["moves"], g["result"]) for g in train_games]
+        self.val_ids = [vocab.encode(g["moves"], g["result"]) for g in val_games]
+        self.stream = LengthBatches(torch.tensor([len(g) for g in self.train_ids]), config.batch_size, config.group,
+                                    config.seed, acc.process_index, acc.num_processes)
+        self.mirror = torch.tensor(vocab.mirror_table())
+        self.net = make_model(config.size, vocab_size=len(self.tokenizer), dropout=config.dropout).to(device)
+        decay = [p for n, p in self.net.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in self.net.named_parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                      {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95))
+        if fresh and config.init_from:
+            load_initial_weights(self.net, config.init_from, self.tokenizer)
+        self.tokens_seen = 0
+
+    def state_dict(self) -> dict:
+        acc = self.acc
+        tokens = int(acc.gather(torch.tensor([self.tokens_seen], device=acc.device)).sum()) \
+            if acc.num_processes > 1 else self.tokens_seen
+        return {"tokens": tokens, "model": self.net.state_dict(), "opt": self.opt.state_dict(),
+                "stream": self.stream.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.stream.load_state_dict(state["stream"])
+        self.tokens_seen = state.get("tokens", 0)
+
+    def prepare(self, acc) -> None:
+        self.model, self.opt = acc.prepare(self.net, self.opt)  # model: DDP-wrapped under data parallelism
+        self.model.train()
+
+    def draw_games(self) -> list[list[int]]:
+        games = [self.train_ids[i] for i in self.stream.next().tolist()]
+        if self.config.mirror:
             flips = torch.rand(len(games)) < 0.5
-            games = [mirror[torch.tensor(g)].tolist() if f else g for g, f in zip(games, flips.tolist())]
+            games = [self.mirror[torch.tensor(g)].tolist() if f else g for g, f in zip(games, flips.tolist())]
         return games
 
-    model = make_model(config.size, vocab_size=len(tokenizer), dropout=config.dropout).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95))
+    def step(self, step: int) -> dict:
+        config, acc = self.config, self.acc
+        lr = lr_at(config, step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        share = prefix_share(config, step)
+        ids, mask, labels = (t.to(acc.device) for t in make_batch(self.draw_games(), share, self.vocab.pad))
+        with acc.autocast():
+            output = self.model(input_ids=ids, attention_mask=mask, labels=labels)
+            loss = output.loss
+            values = {"loss": output.loss.item(), "lr": lr, "prefix": share}  # the log's loss: next-move loss alone
+            if config.legal_weight > 0:
+                legal = legal_loss(output.logits, *legal_targets(ids.cpu(), mask.cpu(), self.vocab,
+                                                                 config.legal_positions))
+                values["legal_loss"] = legal.item()
+                loss = loss + config.legal_weight * legal
+        self.opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        acc.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.tokens_seen += int(mask.sum())
+        return values
 
-    step, elapsed, cpu_elapsed, tokens_seen = 0, 0.0, 0.0, 0
-    state_path = out / "state.pt"
-    state = load_state(state_path, "cpu")
-    if state is None and config.init_from:
-        load_initial_weights(model, config.init_from, tokenizer)
-    if state is not None:
-        check_resumable(state, asdict(config), state_path)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        stream.load_state_dict(state["stream"])
-        torch.set_rng_state(state["rng"][acc.process_index % len(state["rng"])].clone())
-        step, elapsed, cpu_elapsed = state["step"], state["elapsed"], state["cpu_elapsed"]
-        tokens_seen = state.get("tokens", 0)
-        if main:
-            print(f"resumed xiangqi from step {step} ({elapsed / 60:.1f} min trained)", file=sys.stderr)
-    model, opt = acc.prepare(model, opt)
-    if main:
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    def evaluate(self) -> dict:
+        return evaluate(self.net, self.val_ids, self.vocab.pad, self.acc.device)
 
-    def save_state():
-        rng = acc.gather(torch.get_rng_state()[None].to(device))
-        tokens = int(acc.gather(torch.tensor([tokens_seen], device=device)).sum()) if acc.num_processes > 1 \
-            else tokens_seen
-        if main:
-            atomic_torch_save(
-                {"config": asdict(config), "step": step, "elapsed": elapsed, "cpu_elapsed": cpu_elapsed,
-                 "tokens": tokens, "model": acc.unwrap_model(model).state_dict(), "opt": opt.state_dict(),
-                 "stream": stream.state_dict(), "rng": [r.clone() for r in rng.cpu()]},
-                state_path,
-            )
-        acc.wait_for_everyone()
+    def summary(self) -> dict:
+        return {"size": self.config.size, "parameters": sum(p.numel() for p in self.net.parameters()),
+                "train_games": len(self.train_ids), "train_plies": sum(len(g) - 1 for g in self.train_ids),
+                "val_games": len(self.val_ids), "data": str(self.data_dir)}
 
-    log = LossLog(out / "loss.csv", LOSS_COLUMNS, step) if main else None
-    t0, c0 = time.time(), time.process_time()
-    clock = SaveClock(acc, save_minutes, max_minutes, save_every)
-    start_elapsed, start_cpu = elapsed, cpu_elapsed
-    bar = tqdm(total=config.steps, initial=step, desc="xiangqi", disable=not (progress and main), dynamic_ncols=True)
-    model.train()
-    stopped_early = False
-    running, legal_running = [], []
-    try:
-        while step < config.steps:
-            for group in opt.param_groups:
-                group["lr"] = lr_at(config, step)
-            share = prefix_share(config, step)
-            ids, mask, labels = (t.to(device) for t in make_batch(draw_games(), share, vocab.pad))
-            with acc.autocast():
-                output = model(input_ids=ids, attention_mask=mask, labels=labels)
-                loss = output.loss
-                running.append(output.loss.item())  # the log's loss is the next-move loss alone
-                if config.legal_weight > 0:
-                    legal = legal_loss(output.logits, *legal_targets(ids.cpu(), mask.cpu(), vocab,
-                                                                     config.legal_positions))
-                    legal_running.append(legal.item())
-                    loss = loss + config.legal_weight * legal
-            opt.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            acc.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            tokens_seen += int(mask.sum())
-            bar.update(1)
-            elapsed = start_elapsed + time.time() - t0
-            cpu_elapsed = start_cpu + time.process_time() - c0
-            row_val = {}
-            if step % eval_every == 0 or step == config.steps:
-                if main:
-                    row_val = evaluate(acc.unwrap_model(model), val_ids, vocab.pad, device)
-                acc.wait_for_everyone()
-            if log is not None and (step % log_every == 0 or row_val):
-                mean = sum(running) / max(1, len(running))
-                log.write([step, f"{mean:.4f}", f"{lr_at(config, step - 1):.3g}", f"{share:.3f}",
-                           f"{elapsed / 60:.2f}", f"{row_val['val_loss']:.4f}" if row_val else "",
-                           f"{row_val['val_accuracy']:.4f}" if row_val else "",
-                           f"{sum(legal_running) / len(legal_running):.4f}" if legal_running else ""])
-                bar.set_postfix(loss=f"{mean:.3f}", prefix=f"{share:.2f}")
-            if step % log_every == 0:
-                running, legal_running = [], []
-            save_now, stop_now = clock.due(step)
-            if save_now:
-                save_state()
-                clock.saved()
-            if stop_now and step < config.steps:
-                stopped_early = True
-                break
-    except KeyboardInterrupt:
-        stopped_early = True
-        if main:
-            print(f"\ninterrupted at step {step}; state saved, run the same command to continue", file=sys.stderr)
-    bar.close()
-    if log is not None:
-        log.close()
-    save_state()
+    def export(self, export_dir: Path, summary: dict) -> None:
+        """``save_pretrained`` the model (fp16 shards under 9 MB) and tokenizer, with the data record,
+        the held-out games and a model card (the loop has already written loss.csv and training.json;
+        a run started ``--init-from`` an exported model replaces them with the whole history)."""
+        from .card import write_card
 
-    summary = {
-        "size": config.size, "step": step, "steps": config.steps, "finished": step >= config.steps,
-        "wall_minutes": round(elapsed / 60, 2), "cpu_minutes": round(cpu_elapsed / 60, 2),
-        "threads": torch.get_num_threads(), "device": str(device), "processes": acc.num_processes,
-        "parameters": sum(p.numel() for p in acc.unwrap_model(model).parameters()),
-        "train_games": len(train_ids), "train_plies": sum(len(g) - 1 for g in train_ids),
-        "val_games": len(val_ids), "data": str(data_dir), "config": asdict(config), "command": command,
-    }
-    if main:
-        summary.update(evaluate(acc.unwrap_model(model), val_ids, vocab.pad, device))
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        if stopped_early:
-            print(f"stopped at step {step}; run the same command to continue", file=sys.stderr)
-        if summary["finished"] and export_dir is not None:
-            export(acc.unwrap_model(model), tokenizer, out, Path(export_dir), summary, Path(data_dir))
-    acc.wait_for_everyone()
-    return summary
+        init = summary.get("config", {}).get("init_from")
+        lineage = read_lineage(Path(init), summary, export_dir / "loss.csv") if init else None
+        self.net.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
+        self.tokenizer.save_pretrained(export_dir)
+        if lineage is not None:  # a continued model: its record and loss log carry the whole history
+            (export_dir / "loss.csv").write_text(lineage[1])
+            (export_dir / "training.json").write_text(json.dumps(lineage[0], indent=2))
+        if (self.data_dir / "meta.json").exists():
+            shutil.copy(self.data_dir / "meta.json", export_dir / "data.json")
+        if (self.data_dir / "val.jsonl").exists():  # the held-out games, for `eval xiangqi` and the shipped test
+            shutil.copy(self.data_dir / "val.jsonl", export_dir / "heldout.jsonl")
+        write_card(export_dir)
 
 
-def export(model, tokenizer, run_dir: Path, export_dir: Path, summary: dict, data_dir: Path) -> None:
-    """``save_pretrained`` the model (fp16 shards under 9 MB) and tokenizer, with the training
-    record, the data record, the loss log and a model card."""
-    from .card import write_card
-
-    export_dir.mkdir(parents=True, exist_ok=True)
-    init = summary.get("config", {}).get("init_from")
-    lineage = read_lineage(Path(init), summary, run_dir / "loss.csv") if init else None
-    model = model.cpu().to(torch.float16)
-    model.save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
-    tokenizer.save_pretrained(export_dir)
-    if lineage is None:
-        shutil.copy(run_dir / "loss.csv", export_dir / "loss.csv")
-        (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
-    else:  # a continued model: its record and loss log carry the whole history
-        (export_dir / "loss.csv").write_text(lineage[1])
-        (export_dir / "training.json").write_text(json.dumps(lineage[0], indent=2))
-    if (data_dir / "meta.json").exists():
-        shutil.copy(data_dir / "meta.json", export_dir / "data.json")
-    if (data_dir / "val.jsonl").exists():  # the held-out games, for `eval xiangqi` and the shipped-model test
-        shutil.copy(data_dir / "val.jsonl", export_dir / "heldout.jsonl")
-    write_card(export_dir)
-    print(f"exported xiangqi to {export_dir}", file=sys.stderr)
+def train(config: TrainConfig, out_dir, export_dir=None, data_dir=None, **options) -> dict:
+    """Train (or resume) the GPT on the games in ``data_dir`` (``train.jsonl``, ``val.jsonl``;
+    default ``runs/xiangqi-data``); return a summary. Exports the model when ``steps`` is reached.
+    ``options``: the run loop's (``max_minutes``, ``save_minutes`` (default 5), ``save_every``,
+    ``log_every`` (default 25), ``eval_every``, ``progress``, ``command``; see
+    ``playground.training.run``)."""
+    options.setdefault("save_minutes", 5.0)
+    options.setdefault("log_every", 25)
+    return run(XiangqiAlgorithm(config, data_dir), out_dir, export_dir, **options)
 
 
 def read_lineage(init_dir: Path, summary: dict, loss_csv: Path) -> tuple[dict, str] | None:

@@ -16,7 +16,8 @@ import gradio as gr
 
 from ..device import short_repr
 from ..uikit import DEVICE_EVENT, SelectEvent, card_markdown, first_result, scratch_dir, ui_errors
-from . import api, engine, rules
+from . import api, engine, game, rules
+from .board import board_svg
 
 SIDES = [("Red (moves first)", "red"), ("Black", "black")]
 OPPONENTS = ["random mover"] + [f"fairy-stockfish depth {d}" for d in range(1, 6)]
@@ -66,7 +67,7 @@ def status_line(moves: list[str], side: str) -> str:
 
 def _view(moves: list[str], side: str, top=(), before=None, selected=None):
     """(history, board, move table, candidates, status) for the page."""
-    return (" ".join(moves), rules.board_svg(moves, selected=selected, flip=side == "black"), move_table(moves),
+    return (" ".join(moves), board_svg(moves, selected=selected, flip=side == "black"), move_table(moves),
             candidate_table(before if before is not None else moves, top), status_line(moves, side))
 
 
@@ -177,17 +178,15 @@ def xiangqi_export(history: str, side: str):
 
 
 def _opponent(choice: str):
-    from .evaluate import EngineMover, RandomMover
-
     if not isinstance(choice, str) or choice not in OPPONENTS:
         raise gr.Error(f"opponent must be one of {OPPONENTS}, not {short_repr(choice)}")
     if choice == "random mover":
-        return RandomMover(seed=int(time.time()))
+        return game.RandomMover(seed=int(time.time()))
     depth = int(choice.rsplit(" ", 1)[1])  # "fairy-stockfish depth N"
     if not engine.available():
         raise gr.Error(engine.unavailable_reason())
     try:
-        return EngineMover(depth)
+        return game.EngineMover(depth)
     except engine.EngineMissing as e:  # there, but not a working engine
         raise gr.Error(str(e)) from None
 
@@ -201,19 +200,14 @@ def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4):
     except ValueError as e:
         raise gr.Error(str(e)) from None
     mover = _opponent(opponent)
-    moves: list[str] = []
+    model = game.ModelMover()
+    red, black = (model, mover) if model_side == "red" else (mover, model)
     try:
-        while True:
-            st = rules.state(moves)
-            yield " ".join(moves), rules.board_svg(moves, flip=model_side == "black"), move_table(moves), \
-                status_line(moves, "spectator") if st["result"] is None else f"**Game over:** {rules.result_text(st)}"
-            if st["result"] is not None:
-                return
-            if st["side_to_move"] == model_side:
-                moves = moves + [api.choose_move(moves)]
-            else:
-                moves = moves + [mover.move(moves)]
-            time.sleep(delay)
+        for moves, st in game.plies(red, black):
+            yield " ".join(moves), board_svg(moves, flip=model_side == "black"), move_table(moves), \
+                status_line(moves, "spectator") if st is None else f"**Game over:** {rules.result_text(st)}"
+            if st is None:
+                time.sleep(delay)  # before the next move
     except ValueError as e:
         raise gr.Error(str(e)) from None
     except TimeoutError as e:  # the engine hung mid-game
@@ -238,7 +232,7 @@ def build():
     """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
     with gr.Row():
         with gr.Column(scale=3, min_width=360):
-            board = gr.HTML(rules.board_svg([]), js_on_load=BOARD_JS, elem_id="xiangqi-board",
+            board = gr.HTML(board_svg([]), js_on_load=BOARD_JS, elem_id="xiangqi-board",
                             css_template=CSS, padding=False)
             status = gr.Markdown(status_line([], "red"), elem_id="xiangqi-status")
         with gr.Column(scale=2, min_width=300):
@@ -274,7 +268,7 @@ def build():
             watch = gr.Button("Watch a game", variant="primary", elem_id="xiangqi-watch")
             stop = gr.Button("Stop", elem_id="xiangqi-watch-stop")
         with gr.Row():
-            watch_board = gr.HTML(rules.board_svg([]), elem_id="xiangqi-watch-board", css_template=CSS.replace(
+            watch_board = gr.HTML(board_svg([]), elem_id="xiangqi-watch-board", css_template=CSS.replace(
                 "#xiangqi-board", "#xiangqi-watch-board"), padding=False)
             with gr.Column():
                 watch_status = gr.Markdown("", elem_id="xiangqi-watch-status")

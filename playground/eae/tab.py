@@ -1,0 +1,117 @@
+"""The EAE tab's entries for the registry (``playground.tabs``): main endpoint, train, eval, bench, sample, sweep."""
+
+from __future__ import annotations
+
+from ..cliargs import Training
+
+MAIN = ("eae_generate", ("eae", 0, 64, 1.0), 64)  # api_name, the UI's default inputs, images returned
+
+
+def training() -> Training:
+    """``python -m playground train eae --model eae|ae-bn|vae`` (``--model`` is ``--kind``'s older spelling)."""
+    from .models import KINDS
+    from .train import TrainConfig, train
+
+    return Training(TrainConfig, train, out="runs/eae-{kind}", choices={"kind": list(KINDS)},
+                    aliases={"kind": ["--model"]})
+
+
+def add_eval_arguments(p) -> None:
+    p.add_argument("--model", dest="kind", default="all", choices=["all", "eae", "ae-bn", "vae"], help="model")
+    p.add_argument("--n", type=int, default=10_000, help="samples per model (default 10000)")
+    p.add_argument("--temperatures", default="0.7,0.85",
+                   help="also score at these latent temperatures (comma-separated; '' for none)")
+
+
+def evaluate(args, command: str) -> int:
+    """Samples at temperature 1 and ``--temperatures``, test reconstruction error and the latent
+    report of each model; ``--write-card`` rewrites all three cards (each compares all three)."""
+    import json
+    import time
+
+    from .. import metrics
+    from . import api
+    from .card import write_card
+
+    kinds = api.MODELS if args.kind == "all" else (args.kind,)
+    try:
+        temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--temperatures must be comma-separated numbers, not {args.temperatures!r}") from None
+    t0 = time.time()
+    floor = metrics.real_floor(n=min(args.n, 10_000), data_dir=args.data_dir)
+    floor_seconds = time.time() - t0
+    print(metrics.metrics_line("real floor (train vs test)", floor))
+    records = {}
+    for kind in kinds:
+        t0 = time.time()
+        samples = api.generate(n=args.n, seed=args.seed, model=kind, output_type="np")
+        result = metrics.score_images(samples, data_dir=args.data_dir)
+        recon = api.reconstruction_error(kind, data_dir=args.data_dir)
+        latent = api.latent_report(kind, data_dir=args.data_dir)
+        print(metrics.metrics_line(f"eae/{kind}", result) + f"  test SSE={recon['sse']:.2f}"
+              f"  FD(code,N01)={latent['fd_to_n01']:.3f}  prior coverage={latent['prior_coverage']:.3f}")
+        latent.pop("qq")
+        by_temperature = [dict(temperature=1.0, **metrics.headline(result))]
+        for t in (t for t in temperatures if t != 1.0):
+            scored = metrics.score_images(api.generate(n=args.n, seed=args.seed, model=kind, temperature=t,
+                                                       output_type="np"), data_dir=args.data_dir)
+            by_temperature.append(dict(temperature=t, **metrics.headline(scored)))
+            print(metrics.metrics_line(f"eae/{kind} T={t:g}", scored))
+        seconds = time.time() - t0 + floor_seconds
+        records[kind] = {"command": command, "seed": args.seed, "samples": result, "real_floor": floor,
+                         "reconstruction": recon, "latent": latent,
+                         "by_temperature": sorted(by_temperature, key=lambda r: r["temperature"]), "seconds": seconds}
+    if args.write_card:
+        for kind, record in records.items():
+            (api.model_dir(kind) / "metrics.json").write_text(json.dumps(record, indent=2))
+        for kind in api.MODELS:  # every card compares all three
+            if (api.model_dir(kind) / "config.json").is_file():
+                print(f"  wrote {write_card(kind, api.model_dir(kind))}")
+    return 0
+
+
+def bench_cases() -> list:
+    from ..data import load_fashion_mnist
+    from . import api
+
+    test_images = list(load_fashion_mnist("test")[0][:16])
+    cases = []
+    for kind in api.MODELS:
+        cases.append((f"eae/{kind} generate n=64 (PIL)", lambda k=kind: api.generate(64, seed=0, model=k)))
+        cases.append((f"eae/{kind} interpolate 8 frames", lambda k=kind: api.interpolate(0, 1, steps=8, model=k)))
+        cases.append((f"eae/{kind} reconstruct 16 images", lambda k=kind: api.reconstruct(test_images, model=k)))
+    return cases
+
+
+def add_sample_arguments(p) -> None:
+    p.add_argument("--model", dest="kind", default="eae", choices=["eae", "ae-bn", "vae"], help="which model")
+    p.add_argument("--temperature", type=float, default=1.0, help="latent standard deviation")
+
+
+def sample(args) -> tuple:
+    """(images, name) for ``python -m playground sample eae``."""
+    from . import api
+
+    images = api.generate(n=args.n, seed=args.seed, model=args.kind, temperature=args.temperature, output_type="np")
+    return images, f"eae/{args.kind}"
+
+
+def add_sweep_arguments(p) -> None:
+    p.add_argument("--steps", type=int, default=2500, help="training steps per configuration")
+    p.add_argument("--n", type=int, default=5000, help="samples scored per configuration")
+    p.add_argument("--part", default="0/1", help="i/m: run every m-th configuration starting at i")
+    p.add_argument("--out", default="runs/eae-sweep")
+    p.add_argument("--collect", default=None, metavar="JSON", help="only gather the results into this file")
+
+
+def sweep(args, command: str) -> int:
+    """The EAE card's hyperparameter sweep (``python -m playground sweep eae``)."""
+    from . import sweep as sweeps
+
+    if args.collect:
+        print(f"wrote {sweeps.collect(args.out, args.collect)}")
+        return 0
+    part, parts = (int(v) for v in args.part.split("/"))
+    sweeps.run(args.out, steps=args.steps, part=part, parts=parts, n=args.n, data_dir=args.data_dir, command=command)
+    return 0

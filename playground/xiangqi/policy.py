@@ -1,0 +1,93 @@
+"""What a model says about positions: next-move log-probabilities, the value, a one-ply lookahead.
+
+Two kinds of model answer here alike: the write-up's move-only GPT (``GPT2LMHeadModel``: told that
+the side to move wins, its next-token distribution is the policy; it has no value head) and the
+board-aware ``XiangqiGPT`` (``modeling``), whose policy comes in the side to move's frame and is
+turned back here, and whose value head gives the side to move's expected score.
+
+``lookahead`` is the one-ply search: the game so far is run once with the key/value cache kept,
+then every legal move is appended as one more token (with the board it leads to) in one batch
+over that cache, and each child's value, seen from the opponent, is turned into ours. A move that
+leaves the opponent without a legal move wins at once (checkmate, and stalemate loses in
+xiangqi); the rules say so, not the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import position, rules
+from .models import Vocab
+
+
+def is_board_model(model) -> bool:
+    return getattr(model.config, "model_type", "") == "xiangqi-gpt"
+
+
+def _flip_table(vocab: Vocab) -> torch.Tensor:
+    table = torch.arange(len(vocab.tokens))
+    for i in vocab.move_ids:
+        table[i] = vocab.ids[position.flip_move(vocab.tokens[i])]
+    return table
+
+
+def _inputs(histories: list[list[str]], vocab: Vocab, device) -> tuple:
+    rows = [vocab.encode(h, vocab.result_for("red" if len(h) % 2 == 0 else "black")) for h in histories]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), vocab.pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    boards = torch.zeros((len(rows), width, 90), dtype=torch.long)
+    for i, (r, h) in enumerate(zip(rows, histories)):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+        boards[i, : len(r)] = torch.from_numpy(position.game_boards(h).astype(np.int64))
+    return ids.to(device), mask.to(device), boards.to(device)
+
+
+def next_move_logprobs(model, vocab: Vocab, histories: list[list[str]], device) -> torch.Tensor:
+    """(B, V) log-probabilities over the vocabulary, in absolute (ICCS) moves, on the CPU."""
+    ids, mask, boards = _inputs(histories, vocab, device)
+    last = mask.sum(1) - 1
+    rows = torch.arange(len(histories), device=ids.device)
+    if not is_board_model(model):
+        logits = model(input_ids=ids, attention_mask=mask).logits[rows, last].float()
+        return torch.log_softmax(logits, -1).cpu()
+    out = model(input_ids=ids, boards=boards, attention_mask=mask)
+    logp = torch.log_softmax(out.policy_logits[rows, last].float(), -1).cpu()
+    flip = _flip_table(vocab)
+    black = torch.tensor([len(h) % 2 == 1 for h in histories])
+    logp[black] = logp[black][:, flip]  # the side to move's frame -> ICCS (the flip is its own inverse)
+    return logp
+
+
+def value(model, vocab: Vocab, history: list[str], device) -> float | None:
+    """The side to move's expected score (0 loss .. 1 win) by the value head; None without one."""
+    if not is_board_model(model):
+        return None
+    ids, mask, boards = _inputs([history], vocab, device)
+    out = model(input_ids=ids, boards=boards, attention_mask=mask)
+    return float(torch.sigmoid(out.value_logits[0, -1].float()))
+
+
+def lookahead(model, vocab: Vocab, history: list[str], legal: list[str], device) -> torch.Tensor:
+    """For each legal move, our expected score after it (1 - the opponent's value there), one
+    batch over the cached game; a move after which the opponent has no legal move scores 1."""
+    ids, mask, boards = _inputs([history], vocab, device)
+    out = model(input_ids=ids, boards=boards, attention_mask=mask, use_cache=True)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(len(legal))
+    child_ids = torch.tensor([[vocab.ids[m]] for m in legal], device=device)
+    base = position.absolute_board_after(history)
+    red_next = len(history) % 2 == 1  # after our move, the opponent moves
+    child_boards = torch.from_numpy(np.stack([position.relative(position.play(base, m), red_next) for m in legal])
+                                    .astype(np.int64))[:, None].to(device)
+    n = ids.shape[1]
+    child_mask = torch.ones((len(legal), n + 1), dtype=torch.long, device=device)
+    child = model(input_ids=child_ids, boards=child_boards, attention_mask=child_mask,
+                  position_ids=torch.full((len(legal), 1), n, device=device), past_key_values=cache)
+    ours = 1 - torch.sigmoid(child.value_logits[:, 0].float()).cpu()
+    for k, move in enumerate(legal):
+        if not rules.legal_after(history + [move]):
+            ours[k] = 1.0
+    return ours

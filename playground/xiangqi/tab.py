@@ -1,0 +1,118 @@
+"""The xiangqi tab's entries for the registry (``playground.tabs``): main endpoint, train, eval, bench, data."""
+
+from __future__ import annotations
+
+from ..cliargs import Training
+
+MAIN = ("xiangqi_move", ("", "h2e2", "red", 0.0), None)  # api_name, the UI's default inputs, images returned
+OPENING = "h2e2 h9g7 h0g2 i9h9 i0h0 b9c7".split()
+
+
+def training() -> Training:
+    from .models import SIZES
+    from .train import TrainConfig, train
+
+    return Training(TrainConfig, train, out="runs/xiangqi", data_dir="runs/xiangqi-data",
+                    choices={"size": list(SIZES)})
+
+
+def add_eval_arguments(p) -> None:
+    p.add_argument("--pipeline", default=None, help="a model folder (default: the shipped one)")
+    p.add_argument("--positions", type=int, default=2000, help="held-out positions for raw legality")
+    p.add_argument("--pairs", type=int, default=20, help="colour-swapped game pairs per opponent")
+    p.add_argument("--opponents", default="random,depth:1,depth:2",
+                   help="comma-separated opponents: random, depth:N (Fairy-Stockfish)")
+
+
+def evaluate(args, command: str) -> int:
+    """Raw legality on held-out positions, then colour-swapped matches against each opponent."""
+    import json
+    import statistics
+    import time
+    from pathlib import Path
+
+    from ..data import load_xiangqi_games
+    from . import api, evaluate as ev
+    from .card import write_card
+
+    folder = Path(args.pipeline) if args.pipeline else api.model_dir()
+    results = {"command": command}
+    # the held-out games: the data folder's validation split, else the copy shipped with the model
+    val_path = Path(args.data_dir) / "val.jsonl" if args.data_dir else folder / "heldout.jsonl"
+    if not val_path.is_file():
+        raise ValueError(f"no held-out games at {val_path}: pass --data-dir with a val.jsonl")
+    val = load_xiangqi_games(val_path)
+    legality = ev.raw_legality(val, positions=args.positions, seed=args.seed, folder=folder)
+    print(f"raw legality on {legality['positions']} held-out positions: {100 * legality['raw_legal']:.2f}%  "
+          f"top-1 = played {100 * legality['top1_played']:.1f}%  top legal = played "
+          f"{100 * legality['top1_legal_played']:.1f}%")
+    results["legality"] = legality
+    api.choose_move(OPENING, model=folder)
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        api.choose_move(OPENING, model=folder)
+        times.append(time.perf_counter() - t0)
+    results["bench"] = f"choose_move after 6 plies: median {1000 * statistics.median(times):.0f} ms"
+    print(results["bench"])
+    results["matches"] = []
+    for spec in [s for s in args.opponents.split(",") if s]:
+        m = ev.match(spec, pairs=args.pairs, seed=args.seed, folder=folder)
+        print(f"vs {m['opponent']:28s} games={m['games']}  W/D/L={m['win']}/{m['draw']}/{m['loss']}  "
+              f"score={m['score']:.3f}  mean plies={m['mean_plies']}  ({m['minutes']:.1f} min)  {m['reasons']}")
+        results["matches"].append(m)
+    if args.write_card:
+        (folder / "metrics.json").write_text(json.dumps(results, indent=2))
+        write_card(folder)
+        print(f"wrote {folder / 'metrics.json'} and the model card")
+    return 0
+
+
+def bench_cases() -> list:
+    from . import api
+
+    if not (api.model_dir() / "config.json").is_file():
+        print(f"xiangqi: no model in {api.model_dir()}, skipped")
+        return []
+    return [("xiangqi choose_move after 6 plies", lambda: api.choose_move(OPENING)),
+            ("xiangqi candidates k=5 after 6 plies", lambda: api.candidates(OPENING, k=5))]
+
+
+def add_data_arguments(p) -> None:
+    p.add_argument("--games", type=int, default=1000, help="games to play (added to those already in --out)")
+    p.add_argument("--out", default=None, help="the games folder (default runs/xiangqi-data; --scored: "
+                   "runs/xiangqi-scored)")
+    p.add_argument("--workers", type=int, default=None, help="engine processes (default: every core)")
+    p.add_argument("--min-depth", type=int, default=2)
+    p.add_argument("--max-depth", type=int, default=8)
+    p.add_argument("--scored", action="store_true",
+                   help="score every legal move of every position (soft-policy, legality and value targets)")
+    p.add_argument("--depth", type=int, default=3, help="--scored: the search depth that scores each move")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--import", dest="import_file", default=None, metavar="JSONL",
+                   help="add games from this file instead (checked move by move against the rules)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def make_data(args, command: str) -> int:
+    """Fairy-Stockfish games, resumable and appending (``python -m playground data xiangqi``)."""
+    from . import selfplay
+
+    out = args.out or ("runs/xiangqi-scored" if args.scored else "runs/xiangqi-data")
+    if args.import_file:
+        selfplay.import_games(args.import_file, out)
+        return 0
+    if args.scored:
+        from .scored import ScoredConfig
+
+        config = ScoredConfig(depth=args.depth, seed=args.seed)
+    else:
+        config = selfplay.SelfPlayConfig(min_depth=args.min_depth, max_depth=args.max_depth, seed=args.seed)
+    selfplay.generate(out, args.games, config, workers=args.workers, progress=not args.no_progress, command=command)
+    return 0
+
+
+def check_main(result) -> None:
+    """The load test's check of ``/xiangqi_move``: a board came back."""
+    if not result:
+        raise AssertionError("xiangqi_move: no board")

@@ -1,0 +1,137 @@
+"""The board-aware xiangqi GPT: board encoding, engine-scored data, targets, saving through the Auto classes."""
+
+import json
+import random
+
+import numpy as np
+import pyffish as sf
+import pytest
+import torch
+
+from playground.xiangqi import position, rules
+from playground.xiangqi.engine import MATE, available
+
+needs_engine = pytest.mark.skipif(not available(), reason="Fairy-Stockfish is not installed")
+
+
+def _random_game(seed: int, plies: int = 80) -> list[str]:
+    rng, game = random.Random(seed), rules.Tracker()
+    for _ in range(plies):
+        legal = game.legal_moves()
+        if not legal or game.state() is not None:
+            break
+        game.push(rng.choice(legal))
+    return game.moves
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_board_encoding_matches_pyffish_for_both_colours_and_mirrored(seed):
+    moves = _random_game(seed)
+    boards = position.game_boards(moves)
+    assert boards.shape == (len(moves) + 1, 90)
+    for ply in range(len(moves) + 1):
+        fen = sf.get_fen(rules.VARIANT, rules.START_FEN, [rules.iccs_to_uci(m) for m in moves[:ply]])
+        assert (position.board_from_fen(fen) == boards[ply]).all(), ply
+        # the side to move always has its king on its own side of the river, on ranks 0-2
+        king = int(np.flatnonzero(boards[ply] == 1)[0])
+        assert king // 9 <= 2
+    # left-right mirror: the mirrored game replayed gives the mirrored boards
+    from playground.xiangqi.models import mirror_move
+
+    mirrored = position.game_boards([mirror_move(m) for m in moves])
+    assert (mirrored == position.mirror_boards(boards)).all()
+
+
+def test_flip_move_is_an_involution_on_the_vocabulary():
+    from playground.xiangqi.models import move_vocabulary
+
+    vocab = set(move_vocabulary())
+    assert all(position.flip_move(m) in vocab and position.flip_move(position.flip_move(m)) == m for m in vocab)
+
+
+def _scored_game(moves: list[str]) -> dict:
+    """A game in the scored format with made-up scores over pyffish's legal moves (best first)."""
+    scores = []
+    for ply in range(len(moves)):
+        legal = sorted(rules.legal_after(moves[:ply]))
+        played = moves[ply]
+        ranked = [played] + [m for m in legal if m != played]
+        scores.append(" ".join(f"{m}:{100 - 10 * i}" for i, m in enumerate(ranked)))
+    st = rules.state(moves)
+    return {"moves": " ".join(moves), "result": st["result"], "reason": st["reason"], "plies": len(moves),
+            "scores": scores}
+
+
+def test_targets_follow_the_rules(tmp_path):
+    """Legal sets in the batch are exactly pyffish's (in the side to move's frame), the best move
+    comes first, value targets come from the scores, and a checkmated final position is a loss."""
+    from playground.xiangqi.models import Vocab, build_tokenizer
+    from playground.xiangqi.scored import value_of
+    from playground.xiangqi.train_scored import ScoredGames, make_batch
+
+    games = [_random_game(1, 30), _random_game(2, 31)]
+    records = [_scored_game(g) for g in games]
+    records[1]["reason"] = "checkmate"  # as if the side to move after the last move were mated
+    path = tmp_path / "games.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    vocab = Vocab(build_tokenizer())
+    data = ScoredGames(path, vocab)
+    assert len(data) == 2 and data.positions == 61
+    mirror = np.array(vocab.mirror_table())
+    batch = make_batch(data, [0, 1], [False, True], mirror, vocab.pad)
+    from playground.xiangqi.models import mirror_move
+
+    for k, (r, c) in enumerate(zip(batch["rows"].tolist(), batch["cols"].tolist())):
+        legal = set(rules.legal_after(games[r][:c]))
+        if r == 1:  # mirrored
+            legal = {mirror_move(m) for m in legal}
+        if c % 2:  # black to move: the frame is turned upside down
+            legal = {position.flip_move(m) for m in legal}
+        got = {vocab.tokens[i] for i, cp in zip(batch["legal"][k].tolist(), batch["cp"][k].tolist()) if cp > -1e9}
+        assert got == legal, (r, c)
+        assert batch["cp"][k, 0] == 100 and abs(batch["values"][k].item() - value_of(100)) < 1e-6
+    assert value_of(MATE - 3) == 1.0 and value_of(-(MATE - 3)) == 0.0 and abs(value_of(0) - 0.5) < 1e-9
+    # the decided final position: a value target of 0 for the side to move, no policy target
+    finals = [(r, c, v) for r, c, v in zip(batch["vrows"].tolist(), batch["vcols"].tolist(), batch["values"].tolist())
+              if c == len(games[r])]
+    assert finals == [(1, 31, 0.0)] and data.final == [None, 0.0]
+
+
+@needs_engine
+def test_scored_data_generation_resumes_and_appends(tmp_path):
+    from playground.xiangqi.scored import ScoredConfig, parse_scores
+    from playground.xiangqi.selfplay import generate
+
+    config = ScoredConfig(depth=1, max_opening=4)
+    generate(tmp_path, 2, config, workers=1, progress=False)
+    generate(tmp_path, 2, config, workers=1, progress=False)
+    lines = [json.loads(line) for name in ("train.jsonl", "val.jsonl") if (tmp_path / name).exists()
+             for line in open(tmp_path / name)]
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["next_seed"] == 4 and meta["played"] == 4 and len(lines) == 4
+    game = lines[0]
+    moves = game["moves"].split()
+    for ply in (0, len(game["scores"]) // 2, len(game["scores"]) - 1):
+        scored = parse_scores(game["scores"][ply])
+        assert {m for m, _ in scored} == set(rules.legal_after(moves[:ply]))  # every legal move, nothing else
+        assert [cp for _, cp in scored] == sorted((cp for _, cp in scored), reverse=True)
+    with pytest.raises(ValueError, match="another configuration"):
+        generate(tmp_path, 1, ScoredConfig(depth=2), workers=1, progress=False)
+
+
+def test_board_model_saves_and_loads_through_the_auto_classes(tmp_path):
+    from transformers import AutoConfig, AutoModel
+
+    from playground.xiangqi.train_scored import make_board_model
+
+    model = make_board_model("tiny", 2244).eval()
+    model.save_pretrained(tmp_path, max_shard_size="9MB")
+    assert AutoConfig.from_pretrained(tmp_path).model_type == "xiangqi-gpt"
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(loaded).__name__ == "XiangqiGPT"
+    ids = torch.randint(0, 2244, (2, 5))
+    boards = torch.from_numpy(position.game_boards("h2e2 h9g7 h0g2 i9h9".split())).long()[None].repeat(2, 1, 1)
+    a, b = model(ids, boards=boards), loaded(ids, boards=boards)
+    assert torch.allclose(a.policy_logits, b.policy_logits) and torch.allclose(a.value_logits, b.value_logits)
+    assert a.policy_logits.shape == (2, 5, 2244) and a.value_logits.shape == (2, 5)
+    assert not (a.policy_logits[0, 1] == model(ids, boards=torch.zeros_like(boards)).policy_logits[0, 1]).all()
