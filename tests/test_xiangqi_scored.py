@@ -135,3 +135,66 @@ def test_board_model_saves_and_loads_through_the_auto_classes(tmp_path):
     assert torch.allclose(a.policy_logits, b.policy_logits) and torch.allclose(a.value_logits, b.value_logits)
     assert a.policy_logits.shape == (2, 5, 2244) and a.value_logits.shape == (2, 5)
     assert not (a.policy_logits[0, 1] == model(ids, boards=torch.zeros_like(boards)).policy_logits[0, 1]).all()
+
+
+def test_one_ply_lookahead_over_the_cache_equals_one_forward_per_child():
+    from playground.xiangqi import policy
+    from playground.xiangqi.models import Vocab, build_tokenizer
+    from playground.xiangqi.train_scored import make_board_model
+
+    torch.manual_seed(0)
+    model = make_board_model("tiny", 2244).eval()
+    vocab = Vocab(build_tokenizer())
+    history = "h2e2 h9g7 h0g2 i9h9 i0h0".split()  # black to move: the frame is turned
+    legal = rules.legal_moves(history)
+    with torch.no_grad():
+        batched = policy.lookahead(model, vocab, history, legal, "cpu")
+        one_by_one = torch.tensor([1 - policy.value(model, vocab, history + [m], "cpu") for m in legal])
+        assert torch.allclose(batched, one_by_one, atol=1e-5)
+        # the policy comes back in ICCS: for black, the turned frame's entry of the same move
+        logp = policy.next_move_logprobs(model, vocab, [history], "cpu")[0]
+        ids, mask, boards = policy._inputs([history], vocab, "cpu")
+        raw = model(ids, boards=boards, attention_mask=mask).policy_logits[0, -1].float().log_softmax(-1)
+        for move in legal[:5]:
+            assert torch.isclose(logp[vocab.ids[move]], raw[vocab.ids[position.flip_move(move)]])
+
+
+def test_a_move_that_mates_scores_one_in_the_lookahead():
+    from playground.xiangqi import policy
+    from playground.xiangqi.models import Vocab, build_tokenizer
+    from playground.xiangqi.train_scored import make_board_model
+
+    game = "b2b5 h7h5 h2d2 h5c5 f0e1 c5c0".split()  # black's cannon mates (a game from the engine data)
+    assert rules.state(game)["reason"] == "checkmate"
+    before, mate = game[:-1], game[-1]
+    model = make_board_model("tiny", 2244).eval()
+    legal = rules.legal_moves(before)
+    with torch.no_grad():
+        ours = policy.lookahead(model, Vocab(build_tokenizer()), before, legal, "cpu")
+    assert ours[legal.index(mate)] == 1.0 and (ours[[m != mate for m in legal]] < 1.0).all()
+
+
+@needs_engine
+def test_dagger_data_scores_the_positions_the_model_reaches(tmp_path):
+    """Games the model plays (here an untrained tiny board model against a random mover), every
+    position scored by the engine; the trainer reads them beside the scored games (--data-dir A,B)."""
+    from playground.xiangqi.models import build_tokenizer
+    from playground.xiangqi.scored import DaggerConfig, parse_scores
+    from playground.xiangqi.selfplay import generate
+    from playground.xiangqi.train_scored import make_board_model
+
+    folder = tmp_path / "model"
+    make_board_model("tiny", 2244).save_pretrained(folder)
+    build_tokenizer().save_pretrained(folder)
+    generate(tmp_path / "dagger", 1, DaggerConfig(model=str(folder), opponents="random", depth=1, opening_plies=2),
+             workers=1, progress=False)
+    games = [json.loads(line) for name in ("train.jsonl", "val.jsonl") if (tmp_path / "dagger" / name).exists()
+             for line in open(tmp_path / "dagger" / name)]
+    assert len(games) == 1
+    game = games[0]
+    moves = game["moves"].split()
+    assert "model" in game["players"] and "random" in game["players"]
+    assert rules.state(moves)["result"] == game["result"] and game["result"] is not None
+    assert len(game["scores"]) == len(moves)  # every position before a move, scored
+    k = len(moves) // 2
+    assert {m for m, _ in parse_scores(game["scores"][k])} == set(rules.legal_after(moves[:k]))

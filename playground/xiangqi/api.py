@@ -7,7 +7,10 @@ come from pyffish through ``rules``; the model only ranks moves.
 
 ``choose_move`` follows the write-up: the model never has to invent a move. Every legal move is
 scored by its log-probability given the game so far (one forward pass: a move is one token,
-see ``models``), and the best is played (``temperature=0``) or one is sampled.
+see ``models``), and the best is played (``temperature=0``) or one is sampled. A board-aware
+model (``modeling.XiangqiGPT``) also has a value head: ``evaluation`` gives the side to move's
+expected score, and ``search="1-ply"`` scores every legal move by the value of the position it
+leads to (``policy.lookahead``) instead of by its probability.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import torch
 
 from ..checkpoints import check_loading_info, checkpoint_dir, restore_hint
 from ..device import check_int, manager, short_repr, validate_seed
-from . import rules
+from . import policy, rules
 from .board import board_svg  # noqa: F401  (re-exported: part of the tab's API)
 from .models import Vocab
 
 SHIPPED = "xiangqi-gpt"
 MAX_TEMPERATURE = 10.0
 MAX_K = 50
+SEARCHES = ("none", "1-ply")
 # re-exported: the rules are part of the tab's API
 legal_moves = rules.legal_moves
 state = rules.state
@@ -39,7 +43,11 @@ def model_dir() -> Path:
 
 
 def _load(folder: Path):
-    from transformers import AutoModelForCausalLM
+    import json
+
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    from . import modeling  # noqa: F401  (registers the board-aware model with the Auto classes)
 
     if not folder.is_dir():
         raise ValueError(f"checkpoint folder {folder} is missing. {restore_hint(folder)}")
@@ -47,8 +55,10 @@ def _load(folder: Path):
         raise ValueError(f"checkpoint {folder} is incomplete: config.json is missing. {restore_hint(folder)} "
                          "(Or train one with `python -m playground train xiangqi --export ...`.)")
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, dtype=torch.float32,
-                                                           output_loading_info=True)
+        board_model = json.loads((folder / "config.json").read_text()).get("model_type") == "xiangqi-gpt"
+        auto = AutoModel if board_model else AutoModelForCausalLM
+        model, info = auto.from_pretrained(folder, use_safetensors=True, dtype=torch.float32,
+                                           output_loading_info=True)
     except Exception as e:
         raise ValueError(f"checkpoint {folder} is corrupt or not a causal LM ({type(e).__name__}: {str(e)[:300]}). "
                          f"{restore_hint(folder)}") from None
@@ -94,17 +104,59 @@ def next_move_logprobs(histories: list[list[str]], folder: str | Path | None = N
     """Log-probabilities over the whole vocabulary for the next move after each of
     ``histories`` (validated ICCS lists), each told that the side to move wins. (B, V) on the CPU."""
     model, vocab = load_model(folder)
-    rows = [vocab.encode(h, vocab.result_for("red" if len(h) % 2 == 0 else "black")) for h in histories]
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), vocab.pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
     with manager.inference():
-        logits = model(input_ids=ids.to(manager.device), attention_mask=mask.to(manager.device)).logits
-        last = logits[torch.arange(len(rows)), mask.sum(1).to(logits.device) - 1].float()
-        return torch.log_softmax(last, -1).cpu()
+        return policy.next_move_logprobs(model, vocab, histories, manager.device)
+
+
+@manager.gpu
+def _lookahead(moves: list[str], legal: list[str], folder=None) -> torch.Tensor:
+    model, vocab = load_model(folder)
+    with manager.inference():
+        return policy.lookahead(model, vocab, moves, legal, manager.device)
+
+
+def has_value_head(folder=None) -> bool:
+    return policy.is_board_model(load_model(folder)[0])
+
+
+def default_search(folder=None) -> str:
+    """The better of the two ways to play within 300 ms a move (the card measures both):
+    the one-ply lookahead where the model has a value head."""
+    return "1-ply" if has_value_head(folder) else "none"
+
+
+def _check_search(search, folder=None) -> str:
+    if search is None:
+        return default_search(folder)
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {list(SEARCHES)} (or None: the model's default), not "
+                         f"{short_repr(search)}")
+    if search == "1-ply" and not has_value_head(folder):
+        raise ValueError("search='1-ply' needs a model with a value head (the board-aware GPT); this model "
+                         "has none: use search='none'")
+    return search
+
+
+@manager.gpu
+def _value(moves: list[str], folder=None) -> float | None:
+    model, vocab = load_model(folder)
+    with manager.inference():
+        return policy.value(model, vocab, moves, manager.device)
+
+
+def evaluation(history=(), model: str | Path | None = None) -> dict:
+    """The model's evaluation of the position after ``history``: ``{"side_to_move", "value",
+    "red_win_probability"}``, value being the side to move's expected score (0 lost .. 1 won) from
+    the value head (None for a model without one); a finished game gives its result."""
+    moves = rules.parse_history(history)
+    st = rules.state(moves)
+    side = st["side_to_move"]
+    if st["result"] is not None:
+        red = {"1-0": 1.0, "0-1": 0.0}.get(st["result"], 0.5)
+        return {"side_to_move": side, "value": red if side == "red" else 1 - red, "red_win_probability": red}
+    value = _value(moves, model)
+    red = None if value is None else (value if side == "red" else 1 - value)
+    return {"side_to_move": side, "value": value, "red_win_probability": red}
 
 
 def _legal_scores(moves: list[str], folder=None) -> tuple[list[str], torch.Tensor, Vocab]:
@@ -128,18 +180,26 @@ def _top(names: list[str], scores: torch.Tensor, k: int) -> list[tuple[str, floa
 
 
 def choose_move(history=(), temperature: float = 0.0, legal_only: bool = True, seed: int | None = None,
-                model: str | Path | None = None) -> str:
+                model: str | Path | None = None, search: str | None = None) -> str:
     """The model's move (ICCS) for the side to move after ``history``.
 
     ``legal_only=True``: every legal move scored by its log-probability, the best played at
     temperature 0, else one sampled from the scores divided by the temperature. ``legal_only=False``:
     the model's own choice over every move token, legal or not (to measure how often it is).
+    ``search``: "none" (the policy alone), "1-ply" (each legal move scored by the value head at
+    the position it leads to, its log-odds taking the place of the log-probability; a model with a
+    value head only) or None for the model's default (``default_search``).
     """
     moves = rules.parse_history(history)
     _check_running(moves)
     temperature = _check_temperature(temperature)
     if not isinstance(legal_only, bool):
         raise ValueError(f"legal_only must be True or False, not {short_repr(legal_only)}")
+    search = _check_search(search, model)
+    if search == "1-ply" and legal_only:
+        legal = rules.legal_moves(moves)
+        ours = _lookahead(moves, legal, model).clamp(1e-6, 1 - 1e-6)
+        return _pick(legal, torch.log(ours) - torch.log1p(-ours), temperature, seed)
     if legal_only:
         names, scores, _ = _legal_scores(moves, model)
     else:
@@ -159,12 +219,15 @@ def candidates(history=(), k: int = 5, model: str | Path | None = None) -> list[
     return _top(names, scores, k)
 
 
-def play(history=(), move=None, temperature: float = 0.0, seed: int | None = None, k: int = 5) -> dict:
+def play(history=(), move=None, temperature: float = 0.0, seed: int | None = None, k: int = 5,
+         search: str | None = None) -> dict:
     """Apply the human's ``move`` (ICCS, WXF or Chinese; None lets the model move) and the
-    model's reply. Returns the new history, the reply, the model's top ``k`` candidates for it
-    and the state."""
+    model's reply (chosen as ``choose_move`` does with ``search``). Returns the new history, the
+    reply, the model's top ``k`` candidates (its policy) for it, the state and the model's
+    ``evaluation`` of the position after the reply."""
     moves = rules.parse_history(history)
     temperature = _check_temperature(temperature)
+    search = _check_search(search)
     if move is not None:
         _check_running(moves)
         moves = rules.apply_move(moves, move)
@@ -172,6 +235,8 @@ def play(history=(), move=None, temperature: float = 0.0, seed: int | None = Non
     if rules.state(moves)["result"] is None:
         names, scores, _ = _legal_scores(moves)
         top = _top(names, scores, k)
-        reply = _pick(names, scores, temperature, seed)
+        reply = _pick(names, scores, temperature, seed) if search == "none" else \
+            choose_move(moves, temperature, seed=seed, search=search)
         moves = moves + [reply]
-    return {"history": moves, "reply": reply, "candidates": top, "state": rules.state(moves)}
+    return {"history": moves, "reply": reply, "candidates": top, "state": rules.state(moves),
+            "evaluation": evaluation(moves)}

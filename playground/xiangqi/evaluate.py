@@ -59,9 +59,9 @@ def random_openings(count: int, plies: int, seed: int) -> list[list[str]]:
     return out
 
 
-def play_game(opening: list[str], model_side: str, opponent, folder=None) -> dict:
+def play_game(opening: list[str], model_side: str, opponent, folder=None, search: str | None = None) -> dict:
     """One game from ``opening``; the model plays ``model_side`` at temperature 0."""
-    model = ModelMover(folder)
+    model = ModelMover(folder, search)
     red, black = (model, opponent) if model_side == "red" else (opponent, model)
     moves, st = play_out(red, black, opening)
     won = {"1-0": "red", "0-1": "black"}.get(st["result"])
@@ -70,18 +70,20 @@ def play_game(opening: list[str], model_side: str, opponent, folder=None) -> dic
 
 
 def match(opponent_spec: str, pairs: int = 20, opening_plies: int = 4, seed: int = 0, folder=None,
-          progress: bool = True) -> dict:
-    """``pairs`` colour-swapped pairs against ``opponent_spec`` ("random" or "depth:N")."""
+          progress: bool = True, search: str | None = None) -> dict:
+    """``pairs`` colour-swapped pairs against ``opponent_spec`` ("random" or "depth:N"); the model
+    plays with ``search`` (None: its default)."""
     opponent = mover(opponent_spec, seed)
     t0 = time.time()
     tally = {"win": 0, "draw": 0, "loss": 0}
     reasons: dict[str, int] = {}
-    plies = []
+    plies, points = [], []
     try:
         for i, opening in enumerate(random_openings(pairs, opening_plies, seed)):
             for side in ("red", "black"):
-                game = play_game(opening, side, opponent, folder)
+                game = play_game(opening, side, opponent, folder, search)
                 tally[game["outcome"]] += 1
+                points.append({"win": 1.0, "draw": 0.5, "loss": 0.0}[game["outcome"]])
                 key = f"{game['outcome']} by {game['reason']}"
                 reasons[key] = reasons.get(key, 0) + 1
                 plies.append(game["plies"])
@@ -91,5 +93,8 @@ def match(opponent_spec: str, pairs: int = 20, opening_plies: int = 4, seed: int
     finally:
         opponent.close()
     games = 2 * pairs
-    return {"opponent": opponent.name, "games": games, **tally, "score": (tally["win"] + 0.5 * tally["draw"]) / games,
+    score = sum(points) / games
+    spread = (sum((p - score) ** 2 for p in points) / max(1, games - 1)) ** 0.5
+    return {"opponent": opponent.name, "search": search or api.default_search(folder), "games": games, **tally,
+            "score": score, "ci95": round(1.96 * spread / games ** 0.5, 3),
             "reasons": reasons, "mean_plies": round(sum(plies) / games, 1), "minutes": round((time.time() - t0) / 60, 2)}

@@ -44,15 +44,15 @@ class EngineMover:
 
 class ModelMover:
     """The GPT at temperature 0 (its best legal move); ``folder``: a ``save_pretrained`` folder
-    (default: the shipped model)."""
+    (default: the shipped model); ``search``: as ``api.choose_move`` takes it (None: the default)."""
 
     name = "model"
 
-    def __init__(self, folder=None):
-        self.folder = folder
+    def __init__(self, folder=None, search: str | None = None):
+        self.folder, self.search = folder, search
 
     def move(self, history: list[str]) -> str:
-        return api.choose_move(history, model=self.folder)
+        return api.choose_move(history, model=self.folder, search=self.search)
 
     def close(self):
         pass
@@ -72,9 +72,10 @@ class CallbackMover:
 
 
 def mover(spec: str, seed: int = 0, folder=None):
-    """The mover named by ``spec``: "model", "random" or "depth:N" (Fairy-Stockfish)."""
-    if spec == "model":
-        return ModelMover(folder)
+    """The mover named by ``spec``: "model", "model:none" / "model:1-ply" (a search), "random" or
+    "depth:N" (Fairy-Stockfish)."""
+    if spec == "model" or spec.startswith("model:"):
+        return ModelMover(folder, spec.split(":")[1] if ":" in spec else None)
     if spec == "random":
         return RandomMover(seed)
     if spec.startswith("depth:"):

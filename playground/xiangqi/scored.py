@@ -53,6 +53,9 @@ class ScoredConfig:
     max_eps: float = 0.5
     seed: int = 0
 
+    def player(self):
+        return play_scored_game
+
     def __post_init__(self):
         if not 1 <= self.depth <= 20:
             raise ValueError("depth must be in 1..20")
@@ -131,21 +134,63 @@ def play_scored_game(engine: Engine, config: ScoredConfig, game_seed: int) -> di
             "depth": config.depth, "seed": game_seed}
 
 
-def label_histories(engine: Engine, histories: list[list[str]], depth: int) -> list[dict]:
-    """Score every position of each given game (e.g. the model's own games): the same record as
-    ``play_scored_game`` without the players."""
-    out = []
-    for moves in histories:
-        scores = []
-        for ply in range(len(moves) + 1):
-            scored = score_all(engine, moves[:ply], depth)
-            if not scored:
-                break
-            scores.append(format_scores(scored))
-        st = rules.state(moves)
-        out.append({"moves": " ".join(moves), "result": st["result"], "reason": st["reason"], "plies": len(moves),
-                    "scores": scores[:len(moves) + (0 if st["result"] else 1)], "depth": depth})
-    return out
+def label_game(engine: Engine, moves: list[str], depth: int) -> dict:
+    """Score every position of a finished game played by someone else (the model's own games):
+    the record ``play_scored_game`` writes."""
+    scores = []
+    for ply in range(len(moves)):
+        scored = score_all(engine, moves[:ply], depth)
+        if not scored:
+            break
+        scores.append(format_scores(scored))
+    st = rules.state(moves)
+    return {"moves": " ".join(moves), "result": st["result"], "reason": st["reason"], "plies": len(moves),
+            "scores": scores, "depth": depth}
+
+
+@dataclass(frozen=True)
+class DaggerConfig:
+    """DAgger-style data: games the model itself plays, against a random mover or the engine at a
+    low depth (``opponents``, one drawn per game, the model's colour too), from a few random
+    opening plies; every position then scored by the engine at ``depth``, so the model learns what
+    to play in the positions its own play leads to."""
+    model: str = "checkpoints/xiangqi-gpt"  # the model folder that plays
+    opponents: str = "random,depth:1"
+    depth: int = 3
+    opening_plies: int = 4
+    temperature: float = 0.3  # the model samples a little: varied games
+    seed: int = 0
+
+    def player(self):
+        return play_dagger_game
+
+
+def play_dagger_game(engine: Engine, config: DaggerConfig, game_seed: int) -> dict:
+    """The model against one of ``config.opponents``, then every position scored."""
+    import torch
+
+    from . import api
+
+    torch.set_num_threads(1)
+    rng = random.Random(game_seed)
+    opponent = rng.choice(config.opponents.split(","))
+    model_side = rng.randrange(2)
+    game = rules.Tracker()
+    while game.state() is None:
+        ply = len(game.moves)
+        if ply < config.opening_plies:
+            move = rng.choice(game.legal_moves())
+        elif ply % 2 == model_side:
+            move = api.choose_move(game.moves, temperature=config.temperature, seed=rng.randrange(2**31),
+                                   model=config.model)
+        elif opponent == "random":
+            move = rng.choice(game.legal_moves())
+        else:
+            move = engine.best_move(game.moves, int(opponent.split(":")[1]))
+        game.push(move)
+    record = label_game(engine, game.moves, config.depth)
+    players = ["model", opponent] if model_side == 0 else [opponent, "model"]
+    return {**record, "players": players, "seed": game_seed}
 
 
 def value_of(cp: int) -> float:

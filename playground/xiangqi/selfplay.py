@@ -86,9 +86,7 @@ def _worker(args) -> list[dict]:
     """Play the games of ``seeds`` on one engine. An engine that hangs or dies is replaced and
     its game replayed once (same seed, same game); a game that fails twice is left out."""
     config, seeds = args
-    play = play_game
-    if not isinstance(config, SelfPlayConfig):
-        from .scored import play_scored_game as play
+    play = play_game if isinstance(config, SelfPlayConfig) else config.player()
     games = []
     engine = Engine()
     try:

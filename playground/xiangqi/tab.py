@@ -12,8 +12,8 @@ def training() -> Training:
     from .models import SIZES
     from .train import TrainConfig, train
 
-    return Training(TrainConfig, train, out="runs/xiangqi", data_dir="runs/xiangqi-data",
-                    choices={"size": list(SIZES)})
+    return Training(TrainConfig, train, out="runs/xiangqi", choices={"size": list(SIZES),
+                    "objective": ["moves", "scores"], "board": ["pieces", "none"]})
 
 
 def add_eval_arguments(p) -> None:
@@ -22,6 +22,8 @@ def add_eval_arguments(p) -> None:
     p.add_argument("--pairs", type=int, default=20, help="colour-swapped game pairs per opponent")
     p.add_argument("--opponents", default="random,depth:1,depth:2",
                    help="comma-separated opponents: random, depth:N (Fairy-Stockfish)")
+    p.add_argument("--searches", default="default",
+                   help="comma-separated ways the model plays each match: default, none, 1-ply")
 
 
 def evaluate(args, command: str) -> int:
@@ -47,20 +49,27 @@ def evaluate(args, command: str) -> int:
           f"top-1 = played {100 * legality['top1_played']:.1f}%  top legal = played "
           f"{100 * legality['top1_legal_played']:.1f}%")
     results["legality"] = legality
-    api.choose_move(OPENING, model=folder)
-    times = []
-    for _ in range(20):
-        t0 = time.perf_counter()
-        api.choose_move(OPENING, model=folder)
-        times.append(time.perf_counter() - t0)
-    results["bench"] = f"choose_move after 6 plies: median {1000 * statistics.median(times):.0f} ms"
+    searches = [None if s == "default" else s for s in args.searches.split(",") if s]
+    bench = []
+    for search in dict.fromkeys([None, *searches]):
+        api.choose_move(OPENING, model=folder, search=search)
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            api.choose_move(OPENING, model=folder, search=search)
+            times.append(time.perf_counter() - t0)
+        bench.append(f"choose_move after 6 plies, search {search or api.default_search(folder)}: median "
+                     f"{1000 * statistics.median(times):.0f} ms")
+    results["bench"] = "; ".join(bench)
     print(results["bench"])
     results["matches"] = []
     for spec in [s for s in args.opponents.split(",") if s]:
-        m = ev.match(spec, pairs=args.pairs, seed=args.seed, folder=folder)
-        print(f"vs {m['opponent']:28s} games={m['games']}  W/D/L={m['win']}/{m['draw']}/{m['loss']}  "
-              f"score={m['score']:.3f}  mean plies={m['mean_plies']}  ({m['minutes']:.1f} min)  {m['reasons']}")
-        results["matches"].append(m)
+        for search in searches:
+            m = ev.match(spec, pairs=args.pairs, seed=args.seed, folder=folder, search=search)
+            print(f"vs {m['opponent']:28s} search={m['search']:6s} games={m['games']}  "
+                  f"W/D/L={m['win']}/{m['draw']}/{m['loss']}  score={m['score']:.3f} +- {m['ci95']:.3f}  "
+                  f"mean plies={m['mean_plies']}  ({m['minutes']:.1f} min)  {m['reasons']}")
+            results["matches"].append(m)
     if args.write_card:
         (folder / "metrics.json").write_text(json.dumps(results, indent=2))
         write_card(folder)
@@ -87,7 +96,10 @@ def add_data_arguments(p) -> None:
     p.add_argument("--max-depth", type=int, default=8)
     p.add_argument("--scored", action="store_true",
                    help="score every legal move of every position (soft-policy, legality and value targets)")
-    p.add_argument("--depth", type=int, default=3, help="--scored: the search depth that scores each move")
+    p.add_argument("--depth", type=int, default=3, help="--scored, --dagger: the search depth that scores each move")
+    p.add_argument("--dagger", default=None, metavar="MODEL",
+                   help="DAgger data: games this model folder plays (against --opponents), every position scored")
+    p.add_argument("--opponents", default="random,depth:1", help="--dagger: the model's opponents, one per game")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--import", dest="import_file", default=None, metavar="JSONL",
                    help="add games from this file instead (checked move by move against the rules)")
@@ -98,11 +110,16 @@ def make_data(args, command: str) -> int:
     """Fairy-Stockfish games, resumable and appending (``python -m playground data xiangqi``)."""
     from . import selfplay
 
-    out = args.out or ("runs/xiangqi-scored" if args.scored else "runs/xiangqi-data")
+    out = args.out or ("runs/xiangqi-dagger" if args.dagger else "runs/xiangqi-scored" if args.scored
+                       else "runs/xiangqi-data")
     if args.import_file:
         selfplay.import_games(args.import_file, out)
         return 0
-    if args.scored:
+    if args.dagger:
+        from .scored import DaggerConfig
+
+        config = DaggerConfig(model=args.dagger, opponents=args.opponents, depth=args.depth, seed=args.seed)
+    elif args.scored:
         from .scored import ScoredConfig
 
         config = ScoredConfig(depth=args.depth, seed=args.seed)

@@ -64,8 +64,24 @@ class TrainConfig:
     legal_weight: float = 0.0  # weight of the legal-mass term (0: off)
     legal_positions: int = 64  # positions per process and step that get it
     init_from: str = ""  # a save_pretrained folder to start from ("" : random weights)
+    # --objective scores: the board-aware GPT on engine-scored games (train_scored.py)
+    objective: str = "moves"  # moves: the write-up's next-move imitation; scores: every legal move's engine score
+    board: str = "pieces"  # scores: the board as piece-square embeddings, or none (the move-only ablation)
+    temperature: float = 60.0  # scores: centipawns of the softmax that turns move scores into a soft policy
+    soft_weight: float = 1.0  # scores: weight of the soft-policy term
+    best_weight: float = 0.0  # scores: weight of the best-move term
+    value_weight: float = 0.5  # scores: weight of the value-head term
+    val_games: int = 200  # scores: held-out games in each validation
 
     def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {list(OBJECTIVES)}, not {self.objective!r}")
+        if self.board not in ("pieces", "none"):
+            raise ValueError(f"board must be pieces or none, not {self.board!r}")
+        check_positive(self, "temperature", "val_games")
+        for name in ("soft_weight", "best_weight", "value_weight"):
+            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be a number >= 0, not {getattr(self, name)!r}")
         if not (isinstance(self.legal_weight, (int, float)) and math.isfinite(self.legal_weight)
                 and self.legal_weight >= 0):
             raise ValueError(f"legal_weight must be a number >= 0, not {self.legal_weight!r}")
@@ -76,6 +92,10 @@ class TrainConfig:
             raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
+
+
+OBJECTIVES = ("moves", "scores")
+DATA_DIRS = {"moves": "runs/xiangqi-data", "scores": "runs/xiangqi-scored"}
 
 
 def prefix_share(config: TrainConfig, step: int) -> float:
@@ -275,12 +295,18 @@ class XiangqiAlgorithm(Algorithm):
 
 def train(config: TrainConfig, out_dir, export_dir=None, data_dir=None, **options) -> dict:
     """Train (or resume) the GPT on the games in ``data_dir`` (``train.jsonl``, ``val.jsonl``;
-    default ``runs/xiangqi-data``); return a summary. Exports the model when ``steps`` is reached.
+    default ``runs/xiangqi-data``, or ``runs/xiangqi-scored`` for ``objective="scores"``); return a
+    summary. Exports the model when ``steps`` is reached.
     ``options``: the run loop's (``max_minutes``, ``save_minutes`` (default 5), ``save_every``,
     ``log_every`` (default 25), ``eval_every``, ``progress``, ``command``; see
     ``playground.training.run``)."""
     options.setdefault("save_minutes", 5.0)
     options.setdefault("log_every", 25)
+    data_dir = data_dir or DATA_DIRS[config.objective]
+    if config.objective == "scores":
+        from .train_scored import ScoredAlgorithm
+
+        return run(ScoredAlgorithm(config, data_dir), out_dir, export_dir, **options)
     return run(XiangqiAlgorithm(config, data_dir), out_dir, export_dir, **options)
 
 

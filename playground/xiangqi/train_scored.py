@@ -37,33 +37,40 @@ from .scored import parse_scores, value_of
 SCORE_CAP = 30_000
 
 
+def _lines(paths):
+    for path in paths:
+        if Path(path).is_file():
+            with open(path) as f:
+                yield from (line for line in f if line.strip())
+
+
 class ScoredGames:
     """Engine-scored games as arrays: token ids, boards, and per position its legal moves (ids in the
     side to move's frame) with their scores, best first."""
 
-    def __init__(self, path: Path, vocab: Vocab, limit: int | None = None):
+    def __init__(self, paths, vocab: Vocab, limit: int | None = None):
         flip = {vocab.ids[m]: vocab.ids[position.flip_move(m)] for m in (vocab.tokens[i] for i in vocab.move_ids)}
         self.ids, self.boards, self.offsets, self.moves, self.scores, self.final = [], [], [], [], [], []
-        with open(path) as f:
-            for n, line in enumerate(f):
-                if limit is not None and n >= limit:
-                    break
-                game = json.loads(line)
-                moves = game["moves"].split()
-                self.ids.append(np.array(vocab.encode(moves, game.get("result")), dtype=np.int64))
-                self.boards.append(position.game_boards(moves))
-                offsets, ids, cps = [0], [], []
-                for ply, text in enumerate(game["scores"]):
-                    for move, cp in parse_scores(text):
-                        token = vocab.ids[move]
-                        ids.append(flip[token] if ply % 2 else token)
-                        cps.append(max(-SCORE_CAP, min(SCORE_CAP, cp)))
-                    offsets.append(len(ids))
-                self.offsets.append(np.array(offsets, dtype=np.int64))
-                self.moves.append(np.array(ids, dtype=np.int64))
-                self.scores.append(np.array(cps, dtype=np.float32))
-                decided = game.get("reason") in ("checkmate", "stalemate") and len(game["scores"]) == len(moves)
-                self.final.append(0.0 if decided else None)  # the side to move there has lost
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        for n, line in enumerate(_lines(paths)):
+            if limit is not None and n >= limit:
+                break
+            game = json.loads(line)
+            moves = game["moves"].split()
+            self.ids.append(np.array(vocab.encode(moves, game.get("result")), dtype=np.int64))
+            self.boards.append(position.game_boards(moves))
+            offsets, ids, cps = [0], [], []
+            for ply, text in enumerate(game["scores"]):
+                for move, cp in parse_scores(text):
+                    token = vocab.ids[move]
+                    ids.append(flip[token] if ply % 2 else token)
+                    cps.append(max(-SCORE_CAP, min(SCORE_CAP, cp)))
+                offsets.append(len(ids))
+            self.offsets.append(np.array(offsets, dtype=np.int64))
+            self.moves.append(np.array(ids, dtype=np.int64))
+            self.scores.append(np.array(cps, dtype=np.float32))
+            decided = game.get("reason") in ("checkmate", "stalemate") and len(game["scores"]) == len(moves)
+            self.final.append(0.0 if decided else None)  # the side to move there has lost
         self.positions = sum(len(o) - 1 for o in self.offsets)
 
     def __len__(self) -> int:
@@ -156,9 +163,15 @@ class ScoredAlgorithm(Algorithm):
         config, device = self.config, acc.device
         self.tokenizer = build_tokenizer()
         self.vocab = Vocab(self.tokenizer)
-        folder = Path(self.data_dir)
-        self.train_data = ScoredGames(folder / "train.jsonl", self.vocab)
-        self.val_data = ScoredGames(folder / "val.jsonl", self.vocab, limit=config.val_games)
+        # --data-dir A,B: the games of every folder (e.g. the scored games and the DAgger games);
+        # the held-out games are the first folder's
+        folders = [Path(f) for f in str(self.data_dir).split(",")]
+        missing = [str(f / "train.jsonl") for f in folders if not (f / "train.jsonl").is_file()]
+        if missing:
+            raise ValueError(f"no scored games at {', '.join(missing)}: make them with "
+                             "`python -m playground data xiangqi --scored`")
+        self.train_data = ScoredGames([f / "train.jsonl" for f in folders], self.vocab)
+        self.val_data = ScoredGames(folders[0] / "val.jsonl", self.vocab, limit=config.val_games)
         self.stream = LengthBatches(self.train_data.lengths(), config.batch_size, config.group, config.seed,
                                     acc.process_index, acc.num_processes)
         self.mirror = np.array(self.vocab.mirror_table())
@@ -249,7 +262,7 @@ class ScoredAlgorithm(Algorithm):
         net.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB")
         net.to(torch.float32).to(self.acc.device)
         self.tokenizer.save_pretrained(export_dir)
-        folder = Path(self.data_dir)
+        folder = Path(str(self.data_dir).split(",")[0])
         if (folder / "meta.json").exists():
             shutil.copy(folder / "meta.json", export_dir / "data.json")
         if (folder / "val.jsonl").exists():

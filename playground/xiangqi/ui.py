@@ -14,12 +14,14 @@ import uuid
 
 import gradio as gr
 
-from ..device import short_repr
+from ..device import check_int, short_repr
 from ..uikit import DEVICE_EVENT, SelectEvent, card_markdown, first_result, scratch_dir, ui_errors
 from . import api, engine, game, rules
 from .board import board_svg
 
 SIDES = [("Red (moves first)", "red"), ("Black", "black")]
+SEARCH_CHOICES = [("The model's default", "default"), ("Policy only", "none"), ("1-ply lookahead (value head)", "1-ply")]
+MAX_GAMES = 20
 OPPONENTS = ["random mover"] + [f"fairy-stockfish depth {d}" for d in range(1, 6)]
 MOVE_HEADERS = ["#", "red", "红", "black", "黑"]
 CANDIDATE_HEADERS = ["move", "中文", "probability"]
@@ -39,6 +41,30 @@ def _check_side(side) -> str:
     if side not in ("red", "black"):
         raise ValueError(f"side must be 'red' or 'black', not {short_repr(side)}")
     return side
+
+
+def _search(search):
+    """The UI's search choice for the API: "default" (or None) is the model's default."""
+    if search is None or search == "default":
+        return None
+    if search not in api.SEARCHES:
+        raise ValueError(f"search must be one of {['default', *api.SEARCHES]}, not {short_repr(search)}")
+    return search
+
+
+def evaluation_bar(moves: list[str]) -> str:
+    """The model's evaluation of the position as a red/black bar (HTML)."""
+    ev = api.evaluation(moves)
+    red = ev["red_win_probability"]
+    if red is None:
+        return ("<div id='xiangqi-eval' class='xq-eval'><em>This model has no value head: no evaluation "
+                "(the board-aware model has one).</em></div>")
+    pct = round(100 * red)
+    return (f"<div id='xiangqi-eval' class='xq-eval' data-red='{red:.4f}' title=\"the model's value head: red's "
+            f"expected score\"><div style='display:flex;height:14px;border:1px solid #888;border-radius:3px;"
+            f"overflow:hidden'><div style='width:{pct}%;background:#c8102e'></div><div style='width:{100 - pct}%;"
+            f"background:#222'></div></div><small>Model's evaluation: 红 Red {pct}% · 黑 Black {100 - pct}% "
+            f"(expected score)</small></div>")
 
 
 def move_table(moves: list[str]) -> list[list]:
@@ -72,31 +98,41 @@ def _view(moves: list[str], side: str, top=(), before=None, selected=None):
 
 
 @ui_errors
-def xiangqi_new_game(side: str, temperature: float = 0.0):
+def xiangqi_new_game(side: str, temperature: float = 0.0, search: str | None = None):
     """A new game; when you take black, the model opens as red."""
     side = _check_side(side)
     temperature = api._check_temperature(temperature)
+    search = _search(search)
     if side == "black":
-        result = api.play([], None, temperature=temperature)
+        result = api.play([], None, temperature=temperature, search=search)
         return _view(result["history"], side, result["candidates"], before=[])
     return _view([], side)
 
 
 @ui_errors
-def xiangqi_move(history: str, move: str, side: str = "red", temperature: float = 0.0):
+def xiangqi_move(history: str, move: str, side: str = "red", temperature: float = 0.0, search: str | None = None):
     """Play ``move`` (ICCS like h2e2, WXF like C2=5, or Chinese like 炮二平五) after ``history``
-    (ICCS moves, space-separated); the model replies at once. Returns the new history, the
-    board (SVG), the move list, the model's top candidates for its reply and the status."""
+    (ICCS moves, space-separated); the model replies at once (``search``: "default", "none" or
+    "1-ply", see ``choose_move``). Returns the new history, the board (SVG), the move list, the
+    model's top candidates for its reply and the status."""
     side = _check_side(side)
+    search = _search(search)
     if not isinstance(move, str) or not move.strip():
         raise ValueError("move must be a move such as h2e2, C2=5 or 炮二平五")
     moves = rules.parse_history(history)
     st = rules.state(moves)
     if st["result"] is None and st["side_to_move"] != side:
         raise ValueError(f"it is {st['side_to_move']}'s turn, not yours ({side}): the model moves first")
-    result = api.play(moves, move, temperature=temperature)
+    result = api.play(moves, move, temperature=temperature, search=search)
     before = result["history"][:-1] if result["reply"] else result["history"]
     return _view(result["history"], side, result["candidates"], before=before)
+
+
+@ui_errors
+def xiangqi_evaluation(history: str):
+    """The model's evaluation of the position after ``history``: a bar of red's and black's
+    expected score from the value head (HTML)."""
+    return evaluation_bar(rules.parse_history(history))
 
 
 @ui_errors
@@ -146,15 +182,16 @@ def _board_only(moves: list[str], side: str, selected: str | None) -> tuple:
 
 
 @ui_errors
-def xiangqi_reply(history: str, side: str, temperature: float):
+def xiangqi_reply(history: str, side: str, temperature: float, search: str | None = None):
     """After a click: the model's move when it is the model's turn; otherwise nothing changes."""
     side = _check_side(side)
     temperature = api._check_temperature(temperature)
+    search = _search(search)
     moves = rules.parse_history(history)
     st = rules.state(moves)
     if st["result"] is not None or st["side_to_move"] == side:
         return tuple(gr.skip() for _ in range(5))
-    result = api.play(moves, None, temperature=temperature)
+    result = api.play(moves, None, temperature=temperature, search=search)
     return _view(result["history"], side, result["candidates"], before=moves)
 
 
@@ -191,23 +228,45 @@ def _opponent(choice: str):
         raise gr.Error(str(e)) from None
 
 
-def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4):
-    """The model plays ``opponent`` from the start, streamed move by move (Stop ends it)."""
+def _score_line(game_no: int, games: int, tally: dict) -> str:
+    played = tally["win"] + tally["draw"] + tally["loss"]
+    score = tally["win"] + 0.5 * tally["draw"]
+    return (f"Game {game_no}/{games} · the model's W/D/L {tally['win']}/{tally['draw']}/{tally['loss']}, "
+            f"score {score:g}/{played}" if played else f"Game {game_no}/{games}")
+
+
+def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4, games: float = 1, search: str | None = None):
+    """The model plays ``opponent``: a match of ``games`` games (1-20) from the start, the model
+    taking ``model_side`` in the first and the colours swapping each game, streamed move by move
+    with the running score (Stop ends it)."""
     try:
         model_side = _check_side(model_side)
         if not isinstance(delay, (int, float)) or not 0 <= delay <= 5:
             raise ValueError(f"delay must be between 0 and 5 seconds, not {short_repr(delay)}")
+        games = check_int("games", games, 1, MAX_GAMES)
+        search = _search(search)
+        if search is not None:
+            api._check_search(search)
     except ValueError as e:
         raise gr.Error(str(e)) from None
     mover = _opponent(opponent)
-    model = game.ModelMover()
-    red, black = (model, mover) if model_side == "red" else (mover, model)
+    model = game.ModelMover(search=search)
+    tally = {"win": 0, "draw": 0, "loss": 0}
     try:
-        for moves, st in game.plies(red, black):
-            yield " ".join(moves), board_svg(moves, flip=model_side == "black"), move_table(moves), \
-                status_line(moves, "spectator") if st is None else f"**Game over:** {rules.result_text(st)}"
-            if st is None:
-                time.sleep(delay)  # before the next move
+        for number in range(1, games + 1):
+            side = model_side if number % 2 == 1 else ("black" if model_side == "red" else "red")
+            red, black = (model, mover) if side == "red" else (mover, model)
+            head = _score_line(number, games, tally) + f" · the model plays {side}"
+            for moves, st in game.plies(red, black):
+                if st is not None:
+                    won = {"1-0": "red", "0-1": "black"}.get(st["result"])
+                    tally["draw" if won is None else "win" if won == side else "loss"] += 1
+                    line = f"**Game over:** {rules.result_text(st)}  \n" + _score_line(number, games, tally)
+                else:
+                    line = f"{head}  \n{status_line(moves, 'spectator')}"
+                yield " ".join(moves), board_svg(moves, flip=side == "black"), move_table(moves), line
+                if st is None or number < games:
+                    time.sleep(delay)  # before the next move
     except ValueError as e:
         raise gr.Error(str(e)) from None
     except TimeoutError as e:  # the engine hung mid-game
@@ -235,11 +294,16 @@ def build():
             board = gr.HTML(board_svg([]), js_on_load=BOARD_JS, elem_id="xiangqi-board",
                             css_template=CSS, padding=False)
             status = gr.Markdown(status_line([], "red"), elem_id="xiangqi-status")
+            bar = gr.HTML("<small>The model's evaluation of the position shows here after the first move.</small>",
+                          elem_id="xiangqi-eval-bar")
         with gr.Column(scale=2, min_width=300):
             with gr.Row():
                 side = gr.Radio(SIDES, value="red", label="You play", elem_id="xiangqi-side")
                 temperature = gr.Slider(0, 2, value=0, step=0.05, label="Model temperature (0: its best move)",
                                         elem_id="xiangqi-temperature")
+            search = gr.Radio(SEARCH_CHOICES, value="default", label="How the model chooses", elem_id="xiangqi-search",
+                              info="Policy only: its most likely legal move. 1-ply: every legal move scored by the "
+                                   "value head at the position it leads to.")
             with gr.Row():
                 move = gr.Textbox(label="Your move", placeholder="h2e2 · C2=5 · 炮二平五", elem_id="xiangqi-move-input",
                                   scale=3)
@@ -264,6 +328,8 @@ def build():
                                    info=("Fairy-Stockfish found." if installed else engine.unavailable_reason()))
             model_side = gr.Radio(SIDES, value="red", label="The model plays", elem_id="xiangqi-watch-side")
             delay = gr.Slider(0, 2, value=0.4, step=0.1, label="Pause between moves (s)")
+            games = gr.Number(1, precision=0, minimum=1, maximum=MAX_GAMES, label="Games (colours swap each game)",
+                              elem_id="xiangqi-watch-games")
         with gr.Row():
             watch = gr.Button("Watch a game", variant="primary", elem_id="xiangqi-watch")
             stop = gr.Button("Stop", elem_id="xiangqi-watch-stop")
@@ -280,26 +346,29 @@ def build():
 
     view = [history, board, table, cands, status]
     # preprocess=False: values arrive as sent and the API validates them
-    play_event = dict(fn=xiangqi_move, inputs=[history, move, side, temperature], outputs=view,
+    play_event = dict(fn=xiangqi_move, inputs=[history, move, side, temperature, search], outputs=view,
                       preprocess=False, **DEVICE_EVENT)
+    evaluate = dict(fn=xiangqi_evaluation, inputs=history, outputs=bar, preprocess=False, **DEVICE_EVENT)
     play.click(**play_event, api_name="xiangqi_move").then(lambda: ("", ""), None, [move, selected],
                                                            api_visibility="private")
     move.submit(**play_event, api_visibility="private").then(lambda: ("", ""), None, [move, selected],
                                                              api_visibility="private")
-    new.click(xiangqi_new_game, [side, temperature], view, api_name="xiangqi_new_game", preprocess=False,
+    # the evaluation bar follows every change of the game (its own endpoint: the moves' outputs stay as they were)
+    history.change(**evaluate, api_name="xiangqi_evaluation")
+    new.click(xiangqi_new_game, [side, temperature, search], view, api_name="xiangqi_new_game", preprocess=False,
               **DEVICE_EVENT).then(lambda: "", None, selected, api_visibility="private")
-    side.change(xiangqi_new_game, [side, temperature], view, api_visibility="private", preprocess=False,
+    side.change(xiangqi_new_game, [side, temperature, search], view, api_visibility="private", preprocess=False,
                 **DEVICE_EVENT)
     undo.click(xiangqi_undo, [history, side], view, api_name="xiangqi_undo", preprocess=False)
     # selecting a piece and showing your move need no model: they answer at once, outside the device queue
     board.select(xiangqi_click, [history, selected, side, temperature], [*view, selected], api_visibility="private",
                  concurrency_id="xiangqi-click", concurrency_limit=8, preprocess=False).then(
-        xiangqi_reply, [history, side, temperature], view, api_visibility="private", preprocess=False,
+        xiangqi_reply, [history, side, temperature, search], view, api_visibility="private", preprocess=False,
         **DEVICE_EVENT)
     export.click(xiangqi_export, [history, side], export, api_name="xiangqi_export", preprocess=False)
     hint.click(xiangqi_candidates, [history, k], cands, api_name="xiangqi_candidates", preprocess=False,
                **DEVICE_EVENT)
-    watching = watch.click(xiangqi_watch, [opponent, model_side, delay],
+    watching = watch.click(xiangqi_watch, [opponent, model_side, delay, games, search],
                            [watch_history, watch_board, watch_table, watch_status], api_name="xiangqi_watch",
                            concurrency_id="xiangqi-watch", concurrency_limit=4, preprocess=False)
     stop.click(None, None, None, cancels=[watching], api_visibility="private")
