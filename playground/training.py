@@ -257,6 +257,17 @@ class LengthBatches:
             self._served = int(state["served"])
 
 
+def pad_rows(rows: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (right-padded with ``pad``) and the attention mask of ``rows`` (id lists)."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
 def check_positive(config, *names: str) -> None:
     """``ValueError`` unless each named field of ``config`` is a positive number."""
     for name in names:

@@ -28,7 +28,8 @@ from collections import Counter, defaultdict
 
 import torch
 
-from .models import MASK, SPECIALS, logits_at, pad_rows
+from ..training import pad_rows
+from .models import MASK, SPECIALS, logits_at
 
 BOS, EOS = "\x02", "\x03"
 

@@ -85,17 +85,6 @@ def encode(sentence: str, ids: dict[str, int]) -> list[int]:
     return [ids[CLS], *(ids.get(c, unk) for c in sentence), ids[SEP]]
 
 
-def pad_rows(rows: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids (right-padded with ``pad``) and the attention mask of ``rows`` (id lists)."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    return ids, mask
-
-
 def has_sparse_head(model) -> bool:
     """True for BERT-family masked LMs (``.bert`` encoder + ``.cls`` head): their vocabulary
     projection can be applied to chosen positions only."""

@@ -30,10 +30,9 @@ from pathlib import Path
 import torch
 
 from ..data import load_chinese_sentences
-from ..training import Algorithm, LengthBatches, check_positive, run
+from ..training import Algorithm, LengthBatches, check_positive, pad_rows, run
 from .evaluate import mlm_scores, pseudo_perplexity, spread
-from .models import (MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model,
-                     pad_rows)
+from .models import MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model
 
 
 @dataclass

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from ..data import load_xiangqi_games
-from ..training import Algorithm, LengthBatches, check_positive, run
+from ..training import Algorithm, LengthBatches, check_positive, pad_rows, run
 from . import rules
 from .models import SIZES, Vocab, build_tokenizer, make_model
 
@@ -120,13 +120,7 @@ def lr_at(config: TrainConfig, step: int) -> float:
 def make_batch(games: list[list[int]], share: float, pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Token ids, attention mask and labels for games cut to ``share`` of their moves
     (at least one move). The result token opens each row; padding is ignored by the loss."""
-    rows = [g[: 1 + max(1, math.ceil(share * (len(g) - 1)))] for g in games]
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
+    ids, mask = pad_rows([g[: 1 + max(1, math.ceil(share * (len(g) - 1)))] for g in games], pad)
     labels = ids.masked_fill(mask == 0, -100)
     return ids, mask, labels
 
