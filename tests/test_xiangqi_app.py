@@ -122,3 +122,31 @@ def test_click_selects_then_moves_and_the_reply_comes_separately():
     # a click on an empty point or an opponent's piece selects nothing
     assert xui.xiangqi_click(history, "", "red", 0.0, Click("e5"))[-1] == ""
     assert xui.xiangqi_click(history, "", "red", 0.0, Click("a9"))[-1] == ""
+
+
+def test_search_evaluation_and_a_watched_match(client):
+    """The new last arguments: ``search`` on the moves, the evaluation endpoint, a match of two
+    games in watch mode with the running score (positional calls without them still work above)."""
+    from playground.xiangqi import api
+
+    value_head = api.has_value_head()
+    out = client.predict("", "h2e2", "red", 0.0, "none", api_name="/xiangqi_move")
+    assert len(out[0].split()) == 2
+    bar = client.predict(out[0], api_name="/xiangqi_evaluation")
+    assert "xiangqi-eval" in bar and (("data-red=" in bar) == value_head)
+    if value_head:
+        out = client.predict("", "h2e2", "red", 0.0, "1-ply", api_name="/xiangqi_move")
+        assert len(out[0].split()) == 2
+    else:
+        with pytest.raises(AppError, match="value head"):
+            client.predict("", "h2e2", "red", 0.0, "1-ply", api_name="/xiangqi_move")
+    with pytest.raises(AppError, match="search"):
+        client.predict("", "h2e2", "red", 0.0, "deep", api_name="/xiangqi_move")
+    job = client.submit("random mover", "red", 0, 2, "default", api_name="/xiangqi_watch")
+    statuses = [update[3] for update in job]
+    assert "Game 1/2" in statuses[0] and "the model plays red" in statuses[0]
+    assert any("the model plays black" in s for s in statuses) and "Game over" in statuses[-1]
+    import re
+
+    w, d, l = map(int, re.search(r"W/D/L (\d+)/(\d+)/(\d+)", statuses[-1]).groups())
+    assert w + d + l == 2 and re.search(r"score [\d.]+/2", statuses[-1])

@@ -129,7 +129,123 @@ def render(folder: Path) -> str:
     return "\n".join(lines)
 
 
+def _match_table(matches: list[dict]) -> list[str]:
+    lines = ["| opponent | search | games | wins | draws | losses | score (95% interval) | mean plies | how the games ended |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m in matches:
+        ci = f" ± {m['ci95']:.3f}" if "ci95" in m else ""
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(m.get("reasons", {}).items(), key=lambda kv: -kv[1]))
+        lines.append(f"| {m['opponent']} | {m.get('search', 'none')} | {m['games']} | {m['win']} | {m['draw']} "
+                     f"| {m['loss']} | {m['score']:.3f}{ci} | {m['mean_plies']} | {reasons} |")
+    return lines
+
+
+BOARD_TEXT = ("the 90 points as the side to move sees them (black turned upside down, colours swapped), embedded as "
+              "a sum of piece-square vectors and added to the move token at every position")
+
+
+def render_board_model(folder: Path) -> str:
+    """The card of the board-aware GPT (``--objective scores``)."""
+    folder = Path(folder)
+    training, data = read_json(folder / "training.json"), read_json(folder / "data.json")
+    metrics, model = read_json(folder / "metrics.json"), read_json(folder / "config.json")
+    ablation, baseline = read_json(folder / "ablation.json"), read_json(folder / "baseline.json")
+    config = training.get("config", {})
+    lines = [
+        "---", "library_name: transformers", "license: mit", "tags: [xiangqi, chinese-chess, gpt2, playground]", "---", "",
+        "# A GPT that sees the board and plays Chinese chess (xiangqi)", "",
+        "A GPT over the game's moves, one token per move, after the write-up \"GPT meets Chinese chess\" (kexue.fm "
+        "7877), that ranks the legal moves as the write-up plays. What it adds: at every position it also sees the "
+        "board, and it learned from Fairy-Stockfish's scores for every legal move, the exact legal set and the "
+        "engine's evaluation (a value head), not only from the moves played. `AutoModel` loads this folder once "
+        "`playground.xiangqi` is imported (the classes register themselves; no `trust_remote_code`).", "",
+        "## Model", "",
+        f"- `XiangqiGPT` (`playground/xiangqi/modeling.py`): a GPT-2 of {model.get('n_layer')} layers, width "
+        f"{model.get('n_embd')}, {model.get('n_head')} heads, context {model.get('n_positions')}, vocabulary "
+        f"{model.get('vocab_size')} move tokens and specials ({training.get('parameters', 0) / 1e6:.2f} M parameters; "
+        "float16 weights in shards under 9 MB).",
+        f"- The board: {BOARD_TEXT if model.get('board') == 'pieces' else 'not seen (move-only)'}.",
+        "- Heads: a policy over the move vocabulary in the side to move's frame (turned back to ICCS when black "
+        "moves), and a value head: the logit of the side to move's expected score.",
+        "- Playing: `choose_move(..., search=\"none\")` plays the most likely legal move; `search=\"1-ply\"` "
+        "scores each legal move by the value head at the position it leads to (one batch over the cached game; a "
+        "move that leaves the opponent no legal move wins).", "",
+        "## Data", "",
+    ]
+    if data:
+        c = data.get("config", {})
+        lines += [
+            f"- {training.get('train_games', 0):,} training games, {training.get('train_positions', 0):,} positions, "
+            f"each with every legal move scored by Fairy-Stockfish at depth {c.get('depth')} (MultiPV over all moves); "
+            "about 5% of games held out by a hash of the moves.",
+            f"- Players: both sides the engine (softmax over its scores at {c.get('temperature')} cp, "
+            f"{c.get('opening_temperature')} cp for the first {c.get('min_opening')}-{c.get('max_opening')} plies) in "
+            f"{100 * (1 - c.get('noisy_share', 0) - c.get('random_share', 0)):.0f}% of games; one side noisy "
+            f"(a random move with probability {c.get('min_eps')}-{c.get('max_eps')}) in "
+            f"{100 * c.get('noisy_share', 0):.0f}%; one side uniformly random in {100 * c.get('random_share', 0):.0f}%.",
+            f"- Generation: {data.get('core_minutes', 0):.0f} core-minutes. Command (runs append): "
+            f"`{data.get('command', '')}`",
+        ]
+    if ablation:
+        lines += ["", "## Recipe study", "",
+                  f"Each configuration trained for the same budget ({ablation['rows'][0].get('step')} steps of "
+                  f"{ablation['base'].get('batch_size')} games, {ablation['base'].get('size')} size), scored on the "
+                  "held-out games (`python -m playground sweep xiangqi`):", "",
+                  "| run | board | soft weight | best weight | held-out soft loss | top-1 = engine's best | raw legality | value loss | minutes |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in ablation["rows"]:
+            lines.append(f"| {r['name']} | {r['board']} | {r['soft_weight']:g} | {r['best_weight']:g} | "
+                         f"{r['val_soft']:.3f} | {_pct(r['val_top1'])} | {_pct(r['val_raw_legal'])} | "
+                         f"{r['val_value']:.3f} | {r['wall_minutes']:.1f} |")
+        for note in ablation.get("notes", []):
+            lines += ["", note]
+    lines += ["", "## Training", ""]
+    if training:
+        lines += [
+            f"- {training['step']:,} steps of {config.get('batch_size')} games (AdamW, peak rate {config.get('lr'):g}, "
+            f"{config.get('warmup')}-step warm-up then cosine to a tenth; weight decay {config.get('weight_decay')}; "
+            f"dropout {config.get('dropout')}; bfloat16 autocast {'on' if config.get('bf16') else 'off'}); games "
+            "reflected left-right with probability 1/2.",
+            f"- Loss per position: {config.get('soft_weight'):g} x soft policy (softmax of the move scores at "
+            f"{config.get('temperature'):g} cp) + {config.get('best_weight'):g} x best move + "
+            f"{config.get('legal_weight'):g} x legal mass + {config.get('value_weight'):g} x value (binary "
+            "cross-entropy to the engine's evaluation as an expected score; mated positions 0).",
+            f"- Time: {training['wall_minutes']:.1f} wall minutes, {training['cpu_minutes']:.1f} CPU minutes, "
+            f"{training['threads']} torch thread(s). Held-out: soft loss {training.get('val_soft', float('nan')):.3f}, "
+            f"top-1 = engine's best {_pct(training.get('val_top1'))}, raw legality {_pct(training.get('val_raw_legal'))}.",
+        ]
+        if training.get("command"):
+            lines.append(f"- Command: `{training['command']}`")
+        for note in training.get("notes", []):
+            lines.append(f"- {note}")
+    lines += ["", "## Evaluation", ""]
+    if metrics:
+        lines.append(f"Measured with `{metrics.get('command')}`.")
+        legality = metrics.get("legality")
+        if legality:
+            lines += ["", f"- Raw legality: on {legality['positions']:,} held-out positions the model's own top move "
+                          f"over the whole vocabulary is legal in {_pct(legality['raw_legal'])}."]
+        if metrics.get("matches"):
+            lines += ["", "Matches: colour-swapped pairs from random 4-ply openings, temperature 0, move cap 300.", ""]
+            lines += _match_table(metrics["matches"])
+        if metrics.get("bench"):
+            lines += ["", f"- Reply time (warm, this 2-core CPU): {metrics['bench']}"]
+    else:
+        lines.append("Not measured yet: run `python -m playground eval xiangqi --write-card`.")
+    if baseline:
+        lines += ["", "## Baseline: the write-up's move-only GPT", "",
+                  f"The model this one replaced (`{baseline.get('command')}`): raw legality "
+                  f"{_pct(baseline.get('legality', {}).get('raw_legal'))}.", ""]
+        lines += _match_table(baseline.get("matches", []))
+    lines += ["", "## Files", "", "`loss.csv`: step, loss and its four terms, top-1 agreement and raw legality of "
+              "the batch, learning rate, minutes, and the held-out figures where measured. `training.json`: the "
+              "training record this card is written from; `data.json`: the data record; `ablation.json`: the recipe "
+              "study.", ""]
+    return "\n".join(lines)
+
+
 def write_card(folder: Path) -> Path:
     path = Path(folder) / "README.md"
-    path.write_text(render(folder))
+    board_model = read_json(Path(folder) / "config.json").get("model_type") == "xiangqi-gpt"
+    path.write_text(render_board_model(folder) if board_model else render(folder))
     return path

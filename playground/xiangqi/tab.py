@@ -133,3 +133,45 @@ def check_main(result) -> None:
     """The load test's check of ``/xiangqi_move``: a board came back."""
     if not result:
         raise AssertionError("xiangqi_move: no board")
+
+
+# The go/no-go study before the long run: the same budget for each (the card's "Recipe study").
+ABLATION = {
+    "board-soft": dict(board="pieces", soft_weight=1.0, best_weight=0.0),  # the proposal
+    "moves-soft": dict(board="none", soft_weight=1.0, best_weight=0.0),  # move-only: no board
+    "board-best": dict(board="pieces", soft_weight=0.0, best_weight=1.0),  # the engine's best move only
+}
+ABLATION_BASE = dict(objective="scores", size="small", batch_size=16, warmup=100, lr=1e-3, dropout=0.0,
+                     legal_weight=0.1)
+
+
+def add_sweep_arguments(p) -> None:
+    p.add_argument("--steps", type=int, default=800, help="training steps per configuration")
+    p.add_argument("--out", default="runs/xq-ablation")
+    p.add_argument("--collect", default=None, metavar="JSON", help="only gather the results into this file")
+
+
+def sweep(args, command: str) -> int:
+    """The ablation at equal budgets (``python -m playground sweep xiangqi``): move-only vs
+    board-aware, soft scores vs the best move only; each run resumable, results in ``--collect``."""
+    import json
+    from pathlib import Path
+
+    from .train import TrainConfig, train
+
+    out = Path(args.out)
+    if not args.collect:
+        for name, fields in ABLATION.items():
+            config = TrainConfig(**ABLATION_BASE, **fields, steps=args.steps)
+            train(config, out / name, data_dir=args.data_dir, eval_every=args.steps // 2, log_every=50,
+                  save_minutes=10, progress=False, command=command)
+        return 0
+    rows = []
+    for name in ABLATION:
+        summary = json.loads((out / name / "summary.json").read_text())
+        rows.append({"name": name, **{k: summary["config"][k] for k in ("board", "soft_weight", "best_weight")},
+                     **{k: summary.get(k) for k in ("step", "wall_minutes", "train_positions", "val_soft",
+                                                    "val_top1", "val_raw_legal", "val_value", "command")}})
+    Path(args.collect).write_text(json.dumps({"base": ABLATION_BASE, "rows": rows}, indent=2))
+    print(f"wrote {args.collect}")
+    return 0

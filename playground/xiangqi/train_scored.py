@@ -265,6 +265,12 @@ class ScoredAlgorithm(Algorithm):
         folder = Path(str(self.data_dir).split(",")[0])
         if (folder / "meta.json").exists():
             shutil.copy(folder / "meta.json", export_dir / "data.json")
-        if (folder / "val.jsonl").exists():
-            shutil.copy(folder / "val.jsonl", export_dir / "heldout.jsonl")
+        if (folder / "val.jsonl").exists():  # the held-out games without their scores: `eval xiangqi` replays them
+            with open(folder / "val.jsonl") as f, open(export_dir / "heldout.jsonl", "w") as out:
+                for line in f:
+                    game = json.loads(line)
+                    out.write(json.dumps({k: game.get(k) for k in ("moves", "result", "reason", "plies")}) + "\n")
+        from .card import write_card
+
+        write_card(export_dir)
 
