@@ -304,8 +304,11 @@ class Algorithm:
         raise NotImplementedError
 
     def prepare(self, acc) -> None:
-        """Wrap the models and optimisers with ``acc.prepare`` (after a resume loaded them)."""
-        raise NotImplementedError
+        """Wrap the models and optimisers with ``acc.prepare`` (after a resume loaded them). The
+        default suits one network and one optimiser: ``self.net`` and ``self.opt`` become
+        ``self.model`` (DDP-wrapped under data parallelism) and the prepared optimiser."""
+        self.model, self.opt = acc.prepare(self.net, self.opt)
+        self.model.train()
 
     def step(self, step: int) -> dict:
         """One training step (``step`` counts from 0); the values to log."""

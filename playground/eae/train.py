@@ -134,10 +134,6 @@ class EaeAlgorithm(Algorithm):
         for key, part in (("net", self.net), ("opt", self.opt), ("stream", self.stream)):
             part.load_state_dict(state[key])
 
-    def prepare(self, acc) -> None:
-        self.model, self.opt = acc.prepare(self.net, self.opt)  # model: DDP-wrapped under data parallelism
-        self.model.train()
-
     def step(self, step: int) -> dict:
         config, acc = self.config, self.acc
         for group in self.opt.param_groups:

@@ -143,10 +143,6 @@ class GibbsAlgorithm(Algorithm):
         self.batches.load_state_dict(state["stream"])
         self.tokens_seen = state.get("tokens", 0)
 
-    def prepare(self, acc) -> None:
-        self.model, self.opt = acc.prepare(self.net, self.opt)  # model: DDP-wrapped under data parallelism
-        self.model.train()
-
     def step(self, step: int) -> dict:
         config, acc = self.config, self.acc
         lr = lr_at(config, step)

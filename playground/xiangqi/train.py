@@ -225,10 +225,6 @@ class XiangqiAlgorithm(Algorithm):
         self.stream.load_state_dict(state["stream"])
         self.tokens_seen = state.get("tokens", 0)
 
-    def prepare(self, acc) -> None:
-        self.model, self.opt = acc.prepare(self.net, self.opt)  # model: DDP-wrapped under data parallelism
-        self.model.train()
-
     def draw_games(self) -> list[list[int]]:
         games = [self.train_ids[i] for i in self.stream.next().tolist()]
         if self.config.mirror:

@@ -195,10 +195,6 @@ class ScoredAlgorithm(Algorithm):
         self.opt.load_state_dict(state["opt"])
         self.stream.load_state_dict(state["stream"])
 
-    def prepare(self, acc) -> None:
-        self.model, self.opt = acc.prepare(self.net, self.opt)
-        self.model.train()
-
     def lr_at(self, step: int) -> float:
         config = self.config
         if step < config.warmup:
