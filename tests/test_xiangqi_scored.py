@@ -198,3 +198,11 @@ def test_dagger_data_scores_the_positions_the_model_reaches(tmp_path):
     assert len(game["scores"]) == len(moves)  # every position before a move, scored
     k = len(moves) // 2
     assert {m for m, _ in parse_scores(game["scores"][k])} == set(rules.legal_after(moves[:k]))
+
+
+def test_claims_after_finds_the_move_that_repeats_the_position_a_third_time():
+    shuffle = "b0c2 b9c7 c2b0 c7b9 b0c2 b9c7 c2b0 c7b9".split()
+    before, last = shuffle[:-1], shuffle[-1]
+    claims = rules.claims_after(before, rules.legal_moves(before))
+    assert set(claims) == {last} and claims[last]["result"] == rules.state(shuffle)["result"] == rules.DRAW
+    assert rules.claims_after(shuffle[:3], rules.legal_moves(shuffle[:3])) == {}

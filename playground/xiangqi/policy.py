@@ -9,7 +9,8 @@ turned back here, and whose value head gives the side to move's expected score.
 then every legal move is appended as one more token (with the board it leads to) in one batch
 over that cache, and each child's value, seen from the opponent, is turned into ours. A move that
 leaves the opponent without a legal move wins at once (checkmate, and stalemate loses in
-xiangqi); the rules say so, not the model.
+xiangqi), and one that ends the game by repetition (a perpetual check loses) or the n-move rule
+scores its result: the rules say so, not the model.
 """
 
 from __future__ import annotations
@@ -90,4 +91,7 @@ def lookahead(model, vocab: Vocab, history: list[str], legal: list[str], device)
     for k, move in enumerate(legal):
         if not rules.legal_after(history + [move]):
             ours[k] = 1.0
+    us = "1-0" if len(history) % 2 == 0 else "0-1"
+    for move, st in rules.claims_after(history, legal).items():  # repetition and n-move ends: the rules decide
+        ours[legal.index(move)] = 1.0 if st["result"] == us else 0.5 if st["result"] == rules.DRAW else 0.0
     return ours

@@ -218,6 +218,27 @@ def _may_end(positions: list[tuple[frozenset, int]], ply: int) -> bool:
     return positions[ply][1] >= N_MOVE_PLIES or _repeated(positions, ply)
 
 
+def claims_after(history: list[str], moves: list[str]) -> dict[str, dict]:
+    """For each of ``moves`` (legal after the validated ``history``) that ends the game at once by
+    repetition (perpetual check or chase included) or the n-move rule, its ``state`` dict. Python
+    replays decide where such an end can fire; pyffish is asked only there."""
+    positions = _positions(START_FEN, history)
+    board = _board(START_FEN)
+    for move in history:
+        board[move[2:]] = board.pop(move[:2])
+    side = "b" if len(history) % 2 == 0 else "w"  # to move after one more ply
+    out = {}
+    for move in moves:
+        after = dict(board)
+        clock = 0 if move[2:] in after else positions[-1][1] + 1
+        after[move[2:]] = after.pop(move[:2])
+        if _may_end(positions + [(frozenset(after.items()) | {side}, clock)], len(history) + 1):
+            st = state(history + [move])
+            if st["result"] is not None:
+                out[move] = st
+    return out
+
+
 def _validate(fen: str, tokens: list[str]) -> list[str]:
     """``tokens`` if they are a legal game from ``fen`` that has not ended before its last move."""
     malformed = next((i for i, t in enumerate(tokens) if not _ICCS.fullmatch(t)), len(tokens))

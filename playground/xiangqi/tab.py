@@ -51,14 +51,14 @@ def evaluate(args, command: str) -> int:
     results["legality"] = legality
     searches = [None if s == "default" else s for s in args.searches.split(",") if s]
     bench = []
-    for search in dict.fromkeys([None, *searches]):
+    for search in dict.fromkeys(s or api.default_search(folder) for s in [None, *searches]):
         api.choose_move(OPENING, model=folder, search=search)
         times = []
         for _ in range(20):
             t0 = time.perf_counter()
             api.choose_move(OPENING, model=folder, search=search)
             times.append(time.perf_counter() - t0)
-        bench.append(f"choose_move after 6 plies, search {search or api.default_search(folder)}: median "
+        bench.append(f"choose_move after 6 plies, search {search}: median "
                      f"{1000 * statistics.median(times):.0f} ms")
     results["bench"] = "; ".join(bench)
     print(results["bench"])

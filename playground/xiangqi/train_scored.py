@@ -270,3 +270,25 @@ class ScoredAlgorithm(Algorithm):
 
         write_card(export_dir)
 
+
+
+def snapshot(run_dir, out_dir) -> Path:
+    """The weights of an unfinished run (``<run_dir>/state.pt``) as a ``save_pretrained`` folder
+    (float16 shards under 9 MB, with the tokenizer): what a new machine continues from with
+    ``--init-from`` when the run's state (optimiser included) cannot travel."""
+    from ..training import load_state
+
+    state = load_state(Path(run_dir) / "state.pt", "cpu")
+    if state is None:
+        raise ValueError(f"no training state in {run_dir}")
+    config = state["config"]
+    tokenizer = build_tokenizer()
+    net = make_board_model(config["size"], len(tokenizer), config["board"])
+    net.load_state_dict(state["model"])
+    out = Path(out_dir)
+    net.to(torch.float16).save_pretrained(out, max_shard_size="9MB")
+    tokenizer.save_pretrained(out)
+    (out / "snapshot.json").write_text(json.dumps({"step": state["step"], "of_steps": config["steps"],
+                                                   "wall_minutes": round(state["elapsed"] / 60, 2),
+                                                   "config": config}, indent=2))
+    return out
