@@ -160,6 +160,7 @@ class DeviceManager:
         self._load_seconds: dict[str, float] = {}
         self._lock = threading.RLock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self._loading = threading.RLock()  # re-entrant: a loader may ask for another model
         self.zero_gpu = on_zero_gpu()
 
     # -- models -----------------------------------------------------------------------
@@ -176,7 +177,11 @@ class DeviceManager:
                 if key in self._models:
                     return self._models[key]
             t0 = time.perf_counter()
-            model = loader().to(self.device).eval()
+            # one load at a time, whatever the model: transformers' from_pretrained keeps process-wide
+            # state while it builds a model (two at once, e.g. the BERT and the GPT on page load, left
+            # GPT-2's lm_head untied now and then)
+            with self._loading:
+                model = loader().to(self.device).eval()
             with self._lock:
                 self._models[key] = model
                 self._load_seconds[key] = round(time.perf_counter() - t0, 3)

@@ -147,6 +147,19 @@ def test_xiangqi_move_by_clicking_and_two_sessions_play_apart(app_url, tmp_path)
                 " return t && t.value.startsWith('c3c4 '); }", timeout=60_000)
             assert first.locator("#xiangqi-history textarea").input_value().split() == history
             assert "h2e2" in first.locator("#xiangqi-moves").inner_text()
+            # the evaluation bar follows the game: the value head's bar, or the note that the model has none
+            first.locator("#xiangqi-eval-bar #xiangqi-eval").wait_for(timeout=60_000)
+            from playground.xiangqi import api
+
+            has_bar = first.locator("#xiangqi-eval-bar [data-red]").count() == 1
+            assert has_bar == api.has_value_head()
+            # the search choice reaches the model: policy only, then a move played with it
+            first.locator("#xiangqi-search").get_by_text("Policy only", exact=True).click()
+            first.locator("#xiangqi-move-input textarea").fill("h0g2")
+            first.locator("#xiangqi-play").click()
+            first.wait_for_function(
+                "() => { const t = document.querySelector('#xiangqi-history textarea');"
+                " return t && t.value.split(' ').length === 4; }", timeout=60_000)
             first.screenshot(path=str(tmp_path / "xiangqi.png"), full_page=True)
         finally:
             browser.close()
