@@ -7,10 +7,10 @@
     svg = xiangqi.board_svg("h2e2 h9g7")
 """
 
-from .api import (SHIPPED, board_svg, candidates, choose_move, legal_moves, load_model,  # noqa: F401
+from .api import (SHIPPED, board_svg, candidates, choose_move, evaluation, legal_moves, load_model,  # noqa: F401
                   model_dir, play, state)
 from .rules import MAX_PLIES, apply_move, parse_history, parse_move, to_chinese, to_chinese_list  # noqa: F401
 
-__all__ = ["MAX_PLIES", "SHIPPED", "apply_move", "board_svg", "candidates", "choose_move", "legal_moves",
+__all__ = ["MAX_PLIES", "SHIPPED", "apply_move", "board_svg", "candidates", "choose_move", "evaluation", "legal_moves",
            "load_model", "model_dir", "parse_history", "parse_move", "play", "state", "to_chinese",
            "to_chinese_list"]
