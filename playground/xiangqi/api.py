@@ -223,8 +223,7 @@ def play(history=(), move=None, temperature: float = 0.0, seed: int | None = Non
          search: str | None = None) -> dict:
     """Apply the human's ``move`` (ICCS, WXF or Chinese; None lets the model move) and the
     model's reply (chosen as ``choose_move`` does with ``search``). Returns the new history, the
-    reply, the model's top ``k`` candidates (its policy) for it, the state and the model's
-    ``evaluation`` of the position after the reply."""
+    reply, the model's top ``k`` candidates (its policy) for it and the state."""
     moves = rules.parse_history(history)
     temperature = _check_temperature(temperature)
     search = _check_search(search)
@@ -238,5 +237,4 @@ def play(history=(), move=None, temperature: float = 0.0, seed: int | None = Non
         reply = _pick(names, scores, temperature, seed) if search == "none" else \
             choose_move(moves, temperature, seed=seed, search=search)
         moves = moves + [reply]
-    return {"history": moves, "reply": reply, "candidates": top, "state": rules.state(moves),
-            "evaluation": evaluation(moves)}
+    return {"history": moves, "reply": reply, "candidates": top, "state": rules.state(moves)}

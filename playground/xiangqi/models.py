@@ -113,6 +113,17 @@ class Vocab:
             table[self.ids[move]] = self.ids[mirror_move(move)]
         return table
 
+    @functools.cached_property
+    def flip_table(self) -> list[int]:
+        """id -> id of the same move seen upside down (rank r <-> 9 - r, ``position.flip_move``):
+        black's moves in red's frame and back (the flip is its own inverse)."""
+        from .position import flip_move
+
+        table = list(range(len(self.tokens)))
+        for move in (self.tokens[i] for i in self.move_ids):
+            table[self.ids[move]] = self.ids[flip_move(move)]
+        return table
+
     def result_for(self, side_to_move: str) -> str:
         """The result token that tells the model ``side_to_move`` wins."""
         return "1-0" if side_to_move == "red" else "0-1"

@@ -26,13 +26,6 @@ def is_board_model(model) -> bool:
     return getattr(model.config, "model_type", "") == "xiangqi-gpt"
 
 
-def _flip_table(vocab: Vocab) -> torch.Tensor:
-    table = torch.arange(len(vocab.tokens))
-    for i in vocab.move_ids:
-        table[i] = vocab.ids[position.flip_move(vocab.tokens[i])]
-    return table
-
-
 def _inputs(histories: list[list[str]], vocab: Vocab, device) -> tuple:
     rows = [vocab.encode(h, vocab.result_for("red" if len(h) % 2 == 0 else "black")) for h in histories]
     width = max(len(r) for r in rows)
@@ -56,7 +49,7 @@ def next_move_logprobs(model, vocab: Vocab, histories: list[list[str]], device) 
         return torch.log_softmax(logits, -1).cpu()
     out = model(input_ids=ids, boards=boards, attention_mask=mask)
     logp = torch.log_softmax(out.policy_logits[rows, last].float(), -1).cpu()
-    flip = _flip_table(vocab)
+    flip = torch.tensor(vocab.flip_table)
     black = torch.tensor([len(h) % 2 == 1 for h in histories])
     logp[black] = logp[black][:, flip]  # the side to move's frame -> ICCS (the flip is its own inverse)
     return logp

@@ -49,7 +49,7 @@ class ScoredGames:
     side to move's frame) with their scores, best first."""
 
     def __init__(self, paths, vocab: Vocab, limit: int | None = None):
-        flip = {vocab.ids[m]: vocab.ids[position.flip_move(m)] for m in (vocab.tokens[i] for i in vocab.move_ids)}
+        flip = vocab.flip_table
         self.ids, self.boards, self.offsets, self.moves, self.scores, self.final = [], [], [], [], [], []
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         for n, line in enumerate(_lines(paths)):
