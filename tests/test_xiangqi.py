@@ -239,6 +239,17 @@ def test_a_match_against_the_engine(tiny_model):
     assert sum(m["reasons"].values()) == 2 and 2 < m["mean_plies"] <= rules.MAX_PLIES
 
 
+def test_a_match_played_by_two_workers_is_the_same_match(tiny_model):
+    from playground.xiangqi import evaluate
+
+    folder = tiny_model[0] / "export"
+    one = evaluate.match("depth:1", pairs=2, opening_plies=2, seed=3, folder=folder, progress=False)
+    two = evaluate.match("depth:1", pairs=2, opening_plies=2, seed=3, folder=folder, progress=False, workers=2)
+    drop = ("minutes",)
+    assert {k: v for k, v in one.items() if k not in drop} == {k: v for k, v in two.items() if k not in drop}
+    assert one["games"] == 4
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"history": "h2e2 h2e2"}, "ply 2"),
     ({"history": "h2e9"}, "ply 1"),

@@ -206,3 +206,36 @@ def test_claims_after_finds_the_move_that_repeats_the_position_a_third_time():
     claims = rules.claims_after(before, rules.legal_moves(before))
     assert set(claims) == {last} and claims[last]["result"] == rules.state(shuffle)["result"] == rules.DRAW
     assert rules.claims_after(shuffle[:3], rules.legal_moves(shuffle[:3])) == {}
+
+
+@needs_engine
+def test_a_continued_run_on_two_data_folders_records_both_stages_in_its_card(tmp_path):
+    """Stage 2 of a run: ``--init-from`` a snapshot, engine games plus DAgger games (``--data-dir A,B``).
+    The export's data.json keeps every folder's record and the card reports both stages and the budget."""
+    from playground.xiangqi.scored import DaggerConfig, ScoredConfig
+    from playground.xiangqi.selfplay import generate
+    from playground.xiangqi.train import TrainConfig, train
+    from playground.xiangqi.train_scored import snapshot
+
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        generate(folder, 2, ScoredConfig(depth=1, max_opening=4, seed=ord(name)), workers=1, progress=False)
+        games = [line for f in ("train.jsonl", "val.jsonl") for line in open(folder / f)]
+        (folder / "train.jsonl").write_text(games[0])  # one game each side of the split (a hash decides it)
+        (folder / "val.jsonl").write_text(games[1])
+    tiny = dict(objective="scores", size="tiny", batch_size=2, warmup=1, lr=1e-3, val_games=1)
+    train(TrainConfig(steps=2, **tiny), tmp_path / "run1", data_dir=tmp_path / "a", progress=False, save_every=1)
+    snapshot(tmp_path / "run1", tmp_path / "snap")
+    generate(tmp_path / "dagger", 1, DaggerConfig(model=str(tmp_path / "snap"), opponents="depth:1", depth=1,
+                                                  opening_plies=2), workers=1, progress=False)
+    export = tmp_path / "export"
+    train(TrainConfig(steps=2, init_from=str(tmp_path / "snap"), **tiny), tmp_path / "run2", export,
+          data_dir=f"{tmp_path / 'b'},{tmp_path / 'dagger'}", progress=False)
+    data = json.loads((export / "data.json").read_text())
+    assert [r["folder"] for r in data["folders"]] == [str(tmp_path / "b"), str(tmp_path / "dagger")]
+    assert data["config"]["seed"] == ord("b")  # the first folder's record stays at the top level
+    training = json.loads((export / "training.json").read_text())
+    assert training["earlier"]["step"] == 2 and training["earlier"]["config"]["size"] == "tiny"
+    card = (export / "README.md").read_text()
+    assert "Stage 1: 2 steps" in card and "DAgger games" in card and "engine games" in card
+    assert "Budget, all stages" in card

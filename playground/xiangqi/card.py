@@ -172,20 +172,35 @@ def render_board_model(folder: Path) -> str:
         "move that leaves the opponent no legal move wins).", "",
         "## Data", "",
     ]
-    if data:
-        c = data.get("config", {})
-        lines += [
-            f"- {training.get('train_games', 0):,} training games, {training.get('train_positions', 0):,} positions, "
-            f"each with every legal move scored by Fairy-Stockfish at depth {c.get('depth')} (MultiPV over all moves); "
-            "about 5% of games held out by a hash of the moves.",
-            f"- Players: both sides the engine (softmax over its scores at {c.get('temperature')} cp, "
-            f"{c.get('opening_temperature')} cp for the first {c.get('min_opening')}-{c.get('max_opening')} plies) in "
-            f"{100 * (1 - c.get('noisy_share', 0) - c.get('random_share', 0)):.0f}% of games; one side noisy "
-            f"(a random move with probability {c.get('min_eps')}-{c.get('max_eps')}) in "
-            f"{100 * c.get('noisy_share', 0):.0f}%; one side uniformly random in {100 * c.get('random_share', 0):.0f}%.",
-            f"- Generation: {data.get('core_minutes', 0):.0f} core-minutes. Command (runs append): "
-            f"`{data.get('command', '')}`",
-        ]
+    for record in data.get("folders", [data] if data else []):
+        c = record.get("config", {})
+        if "model" in c:  # DAgger games (scored.DaggerConfig)
+            lines.append(
+                f"- {record.get('played', 0):,} DAgger games (`{record.get('folder', '')}`): the model `{c.get('model')}` "
+                f"itself (temperature {c.get('temperature')}, its default search) against {c.get('opponents')} (one per "
+                f"game, colours drawn, {c.get('opening_plies')} random opening plies), every position then scored at "
+                f"depth {c.get('depth')}, so it learns what to play where its own play leads. "
+                f"{record.get('core_minutes', 0):.0f} core-minutes; command: `{record.get('command', '')}`")
+        else:
+            lines.append(
+                f"- {record.get('played', 0):,} engine games (`{record.get('folder', 'data')}`, seed {c.get('seed')}), "
+                f"each position with every legal move scored by Fairy-Stockfish at depth {c.get('depth')} (MultiPV over "
+                f"all moves). Players: both sides the engine (softmax over its scores at {c.get('temperature')} cp, "
+                f"{c.get('opening_temperature')} cp for the first {c.get('min_opening')}-{c.get('max_opening')} plies) in "
+                f"{100 * (1 - c.get('noisy_share', 0) - c.get('random_share', 0)):.0f}% of games; one side noisy (a "
+                f"random move with probability {c.get('min_eps')}-{c.get('max_eps')}) in "
+                f"{100 * c.get('noisy_share', 0):.0f}%; one side uniformly random in {100 * c.get('random_share', 0):.0f}%. "
+                f"{record.get('core_minutes', 0):.0f} core-minutes; command (runs append): `{record.get('command', '')}`")
+    if training:
+        lines.append(f"- This run trained on {training.get('train_games', 0):,} games ({training.get('train_positions', 0):,} "
+                     "positions); about 5% of the engine games are held out by a hash of the moves, and the held-out "
+                     "figures below are on them.")
+    earlier = training.get("earlier", {}) if training else {}
+    if earlier.get("data"):
+        d = earlier["data"]
+        lines.append(f"- The earlier stage (below) trained on {d['games']:,} other engine games ({d['train_positions']:,} "
+                     f"positions; seed {d['seed']}, depth {d['depth']}, {d['core_minutes']:.0f} core-minutes): "
+                     f"`{d['command']}`")
     if ablation:
         lines += ["", "## Recipe study", "",
                   f"Each configuration trained for the same budget ({ablation['rows'][0].get('step')} steps of "
@@ -200,6 +215,17 @@ def render_board_model(folder: Path) -> str:
         for note in ablation.get("notes", []):
             lines += ["", note]
     lines += ["", "## Training", ""]
+    if earlier:
+        c, v = earlier.get("config", {}), earlier.get("val", {})
+        lines.append(
+            f"- Stage 1: {earlier.get('step', 0):,} steps of {c.get('batch_size')} games from scratch (peak rate "
+            f"{c.get('lr'):g}, {c.get('warmup')}-step warm-up, cosine planned over {earlier.get('of_steps', 0):,} steps "
+            f"and stopped when the held-out loss flattened while the training loss kept falling: more data was worth "
+            f"more than more steps); {earlier.get('wall_minutes', 0):.1f} wall minutes, {earlier.get('cpu_minutes', 0):.0f} "
+            f"CPU minutes. Held-out then: soft loss {v.get('val_soft', float('nan')):.3f}, top-1 = engine's best "
+            f"{_pct(v.get('val_top1'))}, raw legality {_pct(v.get('val_raw_legal'))}. Command: `{earlier.get('command', '')}`")
+        lines.append("- Stage 2 (this run) continued from its weights (`--init-from`), with new engine games and the "
+                     "DAgger games:")
     if training:
         lines += [
             f"- {training['step']:,} steps of {config.get('batch_size')} games (AdamW, peak rate {config.get('lr'):g}, "
@@ -218,6 +244,11 @@ def render_board_model(folder: Path) -> str:
             lines.append(f"- Command: `{training['command']}`")
         for note in training.get("notes", []):
             lines.append(f"- {note}")
+        data_minutes = sum(r.get("core_minutes", 0) for r in data.get("folders", [data] if data else []))
+        data_minutes += earlier.get("data", {}).get("core_minutes", 0)
+        train_minutes = training.get("cpu_minutes", 0) + earlier.get("cpu_minutes", 0)
+        lines.append(f"- Budget, all stages: data {data_minutes:.0f} core-minutes + training {train_minutes:.0f} CPU "
+                     f"minutes = {(data_minutes + train_minutes) / 60:.1f} CPU-hours.")
     lines += ["", "## Evaluation", ""]
     if metrics:
         lines.append(f"Measured with `{metrics.get('command')}`.")

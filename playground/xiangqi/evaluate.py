@@ -69,32 +69,67 @@ def play_game(opening: list[str], model_side: str, opponent, folder=None, search
     return {"outcome": outcome, "result": st["result"], "reason": st["reason"], "plies": len(moves)}
 
 
-def match(opponent_spec: str, pairs: int = 20, opening_plies: int = 4, seed: int = 0, folder=None,
-          progress: bool = True, search: str | None = None) -> dict:
-    """``pairs`` colour-swapped pairs against ``opponent_spec`` ("random" or "depth:N"); the model
-    plays with ``search`` (None: its default)."""
-    opponent = mover(opponent_spec, seed)
-    t0 = time.time()
-    tally = {"win": 0, "draw": 0, "loss": 0}
-    reasons: dict[str, int] = {}
-    plies, points = [], []
+def _play_pairs(job: tuple) -> list[dict]:
+    """One worker's share of a match: ``(spec, seed, folder, search, threads, [(i, opening), ...])``.
+    The random mover is seeded per pair, so a match's games do not depend on how many workers
+    play it."""
+    spec, seed, folder, search, threads, pairs = job
+    if threads:
+        torch.set_num_threads(threads)
+    engine = mover(spec, seed) if spec != "random" else None
+    games = []
     try:
-        for i, opening in enumerate(random_openings(pairs, opening_plies, seed)):
+        for i, opening in pairs:
             for side in ("red", "black"):
-                game = play_game(opening, side, opponent, folder, search)
-                tally[game["outcome"]] += 1
-                points.append({"win": 1.0, "draw": 0.5, "loss": 0.0}[game["outcome"]])
-                key = f"{game['outcome']} by {game['reason']}"
-                reasons[key] = reasons.get(key, 0) + 1
-                plies.append(game["plies"])
-            if progress:
-                print(f"  {opponent.name}: pair {i + 1}/{pairs}  W/D/L {tally['win']}/{tally['draw']}/{tally['loss']}",
-                      file=sys.stderr)
+                opponent = engine or mover(spec, seed * 1_000_003 + 2 * i + (side == "black"))
+                games.append({**play_game(opening, side, opponent, folder, search), "pair": i, "side": side})
     finally:
-        opponent.close()
-    games = 2 * pairs
-    score = sum(points) / games
-    spread = (sum((p - score) ** 2 for p in points) / max(1, games - 1)) ** 0.5
-    return {"opponent": opponent.name, "search": search or api.default_search(folder), "games": games, **tally,
-            "score": score, "ci95": round(1.96 * spread / games ** 0.5, 3),
-            "reasons": reasons, "mean_plies": round(sum(plies) / games, 1), "minutes": round((time.time() - t0) / 60, 2)}
+        if engine is not None:
+            engine.close()
+    return games
+
+
+def match(opponent_spec: str, pairs: int = 20, opening_plies: int = 4, seed: int = 0, folder=None,
+          progress: bool = True, search: str | None = None, workers: int = 1) -> dict:
+    """``pairs`` colour-swapped pairs against ``opponent_spec`` ("random" or "depth:N"); the model
+    plays with ``search`` (None: its default). ``workers`` > 1 plays the pairs in that many
+    processes (one thread each)."""
+    probe = mover(opponent_spec, seed)  # also rejects a bad spec before any game is played
+    name = probe.name
+    probe.close()
+    t0 = time.time()
+    openings = list(enumerate(random_openings(pairs, opening_plies, seed)))
+    if workers <= 1:
+        games = []
+        for job in openings:
+            games += _play_pairs((opponent_spec, seed, folder, search, None, [job]))
+            if progress:
+                won = [g["outcome"] for g in games]
+                print(f"  {name}: pair {job[0] + 1}/{pairs}  W/D/L {won.count('win')}/{won.count('draw')}/"
+                      f"{won.count('loss')}", file=sys.stderr)
+    else:
+        import multiprocessing as mp
+
+        jobs = [(opponent_spec, seed, folder, search, 1, [job]) for job in openings]
+        with mp.get_context("spawn").Pool(workers) as pool:
+            games = []
+            for part in pool.imap_unordered(_play_pairs, jobs):
+                games += part
+                if progress:
+                    won = [g["outcome"] for g in games]
+                    print(f"  {name}: {len(games) // 2}/{pairs} pairs  W/D/L {won.count('win')}/"
+                          f"{won.count('draw')}/{won.count('loss')}", file=sys.stderr)
+        games.sort(key=lambda g: (g["pair"], g["side"] != "red"))
+    tally = {k: sum(g["outcome"] == k for g in games) for k in ("win", "draw", "loss")}
+    reasons: dict[str, int] = {}
+    for g in games:
+        key = f"{g['outcome']} by {g['reason']}"
+        reasons[key] = reasons.get(key, 0) + 1
+    points = [{"win": 1.0, "draw": 0.5, "loss": 0.0}[g["outcome"]] for g in games]
+    n = len(games)
+    score = sum(points) / n
+    spread = (sum((p - score) ** 2 for p in points) / max(1, n - 1)) ** 0.5
+    return {"opponent": name, "search": search or api.default_search(folder), "games": n, **tally,
+            "score": score, "ci95": round(1.96 * spread / n ** 0.5, 3), "reasons": reasons,
+            "mean_plies": round(sum(g["plies"] for g in games) / n, 1),
+            "minutes": round((time.time() - t0) / 60, 2)}

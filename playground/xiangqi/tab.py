@@ -24,6 +24,8 @@ def add_eval_arguments(p) -> None:
                    help="comma-separated opponents: random, depth:N (Fairy-Stockfish)")
     p.add_argument("--searches", default="default",
                    help="comma-separated ways the model plays each match: default, none, 1-ply")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes that play a match's pairs side by side (one thread each)")
 
 
 def evaluate(args, command: str) -> int:
@@ -65,7 +67,8 @@ def evaluate(args, command: str) -> int:
     results["matches"] = []
     for spec in [s for s in args.opponents.split(",") if s]:
         for search in searches:
-            m = ev.match(spec, pairs=args.pairs, seed=args.seed, folder=folder, search=search)
+            m = ev.match(spec, pairs=args.pairs, seed=args.seed, folder=folder, search=search,
+                         workers=args.workers)
             print(f"vs {m['opponent']:28s} search={m['search']:6s} games={m['games']}  "
                   f"W/D/L={m['win']}/{m['draw']}/{m['loss']}  score={m['score']:.3f} +- {m['ci95']:.3f}  "
                   f"mean plies={m['mean_plies']}  ({m['minutes']:.1f} min)  {m['reasons']}")

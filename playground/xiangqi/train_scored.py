@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoints import read_json
 from ..training import Algorithm, LengthBatches
 from . import position
 from .models import SIZES, Vocab, build_tokenizer
@@ -244,23 +245,30 @@ class ScoredAlgorithm(Algorithm):
         return {f"val_{k}": v / max(1, count) for k, v in totals.items() if k in ("soft", "top1", "raw_legal", "value")}
 
     def summary(self) -> dict:
-        return {"size": self.config.size, "objective": "scores", "board": self.config.board,
-                "parameters": sum(p.numel() for p in self.net.parameters()),
-                "train_games": len(self.train_data), "train_positions": self.train_data.positions,
-                "val_games": len(self.val_data), "positions_this_run": self.positions_seen,
-                "data": str(self.data_dir)}
+        out = {"size": self.config.size, "objective": "scores", "board": self.config.board,
+               "parameters": sum(p.numel() for p in self.net.parameters()),
+               "train_games": len(self.train_data), "train_positions": self.train_data.positions,
+               "val_games": len(self.val_data), "positions_this_run": self.positions_seen,
+               "data": str(self.data_dir)}
+        if self.config.init_from:  # the run this one continued: its own record travels with the weights
+            source = Path(self.config.init_from)
+            earlier = read_json(source / "snapshot.json") or read_json(source / "training.json")
+            if earlier:
+                out["earlier"] = earlier
+        return out
 
     def export(self, export_dir: Path, summary: dict) -> None:
         """``save_pretrained`` (fp16 shards under 9 MB) with the tokenizer and the data record."""
-        import shutil
-
         net = self.acc.unwrap_model(self.model)
         net.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB")
         net.to(torch.float32).to(self.acc.device)
         self.tokenizer.save_pretrained(export_dir)
-        folder = Path(str(self.data_dir).split(",")[0])
-        if (folder / "meta.json").exists():
-            shutil.copy(folder / "meta.json", export_dir / "data.json")
+        folders = [Path(f) for f in str(self.data_dir).split(",")]
+        folder = folders[0]
+        # data.json: the first folder's record (the held-out games' source), with every folder's record
+        records = [{"folder": str(f), **read_json(f / "meta.json")} for f in folders if (f / "meta.json").exists()]
+        if records:
+            (export_dir / "data.json").write_text(json.dumps({**records[0], "folders": records}, indent=2))
         if (folder / "val.jsonl").exists():  # the held-out games without their scores: `eval xiangqi` replays them
             with open(folder / "val.jsonl") as f, open(export_dir / "heldout.jsonl", "w") as out:
                 for line in f:
