@@ -13,6 +13,8 @@ import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from torchvision.utils import make_grid
 
+OUTPUT_TYPES = ("pil", "np")  # what the image tabs' APIs return: PIL images or one uint8 array
+
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Float images in [0, 1], shape (N, 1, H, W) -> uint8 array (N, H, W);

@@ -122,6 +122,7 @@ BatchNorm, a 128-d ReLU penultimate layer (the features) and a linear head.
 
 
 # --------------------------------------------------------------------------- features
+@manager.gpu
 def classifier_outputs(images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, 28, 28) -> (features float64 (N, d), predicted classes (N,))."""
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:

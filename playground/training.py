@@ -33,10 +33,12 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
+
+from .checks import check_float, check_int
 
 
 class BatchStream:
@@ -208,9 +210,10 @@ def make_accelerator(bf16: bool):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
-    from .device import manager
+    from .device import bf16_fast, manager
 
-    precision = "bf16" if bf16 else "no"
+    # asked for, and native on this device: emulated bfloat16 (a CPU without AVX512-BF16) is slower
+    precision = "bf16" if bf16 and bf16_fast(manager.device) else "no"
     if AcceleratorState._shared_state.get("_mixed_precision", precision) != precision:
         AcceleratorState._reset_state()
     return Accelerator(cpu=manager.device.type == "cpu", mixed_precision=precision)
@@ -269,11 +272,14 @@ def pad_rows(rows: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.T
 
 
 def check_positive(config, *names: str) -> None:
-    """``ValueError`` unless each named field of ``config`` is a positive number."""
+    """``ValueError`` unless each named field of ``config`` is a positive number (an integer where
+    the field is one: steps, batch size)."""
+    types = {f.name: str(f.type) for f in fields(config)}
     for name in names:
-        value = getattr(config, name)
-        if not (isinstance(value, (int, float)) and value > 0):
-            raise ValueError(f"{name} must be positive, not {value!r}")
+        if types.get(name) == "int":
+            check_int(name, getattr(config, name), low=1)
+        else:
+            check_float(name, getattr(config, name), low=0, low_open=True)
 
 
 class Algorithm:

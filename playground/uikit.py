@@ -5,6 +5,7 @@ imports nothing from the tabs (app -> tabs -> shared helpers -> device manager).
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 import shutil
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from .device import MAX_SEED, check_int, manager, short_repr
+from .checks import MAX_SEED, check_int, short_repr
+from .device import manager
 from .images import save_png
 
 TITLE = "Generative Model Playground"
@@ -113,16 +115,35 @@ def launch(demo: gr.Blocks, **kwargs):
 
 
 def ui_errors(fn):
-    """Turn the API's ``ValueError`` (bad input, broken checkpoint) into a ``gr.Error``."""
+    """Turn the API's ``ValueError`` (bad input, broken checkpoint) into a ``gr.Error``, and a
+    ``RuntimeError`` (out of memory on the device...) into one that says where it happened.
+
+    Wraps plain handlers and generator handlers (streamed events) alike: a generator's errors are
+    translated whenever they happen, before its first step or at any later one."""
+
+    def translated(e: Exception) -> gr.Error:
+        if isinstance(e, gr.Error):  # already meant for the page (gr.Error is a ValueError)
+            return e
+        if isinstance(e, ValueError):
+            return gr.Error(str(e))
+        return gr.Error(f"generation failed on {manager.device}: {e}")
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except (ValueError, RuntimeError) as e:
+                raise translated(e) from None
+
+        return stream
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except ValueError as e:
-            raise gr.Error(str(e)) from None
-        except RuntimeError as e:  # e.g. out of memory on the device
-            raise gr.Error(f"generation failed on {manager.device}: {e}") from None
+        except (ValueError, RuntimeError) as e:
+            raise translated(e) from None
 
     return wrapper
 

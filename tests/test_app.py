@@ -15,11 +15,6 @@ def _images(result):
     return [Image.open(item["image"]) for item in result]
 
 
-def test_every_gan_tab_event_has_a_named_endpoint(client):
-    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/gan_generate", "/gan_interpolate", "/gan_random_seed", "/gan_model_card", "/system_status"} <= names
-
-
 def test_generate_matches_the_python_api(client):
     result = client.predict("dcgan", 42, 6, api_name="/gan_generate")
     images = _images(result)

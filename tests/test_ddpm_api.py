@@ -1,5 +1,5 @@
-"""DDPM-tab API on a tiny random U-Net: every sampler's shapes and seeds, streaming frames,
-interpolation, RGB models, model loading errors, bad inputs."""
+"""DDPM-tab API on a tiny random U-Net: every sampler's shapes and seeds, our loop's U-Net calls,
+streaming frames, interpolation, RGB models, model loading errors, bad inputs."""
 
 import numpy as np
 import pytest
@@ -55,10 +55,37 @@ def test_frames_stream_every_step_and_end_at_generate(tiny):
     assert isinstance(first["x_t"][0], Image.Image) and '"image": "x0"' in first["x0"][0].info["parameters"]
 
 
-def test_ddpm_at_full_length_runs_every_timestep(tiny):
-    sched = make_sampler(make_scheduler("su"), "ddpm")
-    sched.set_timesteps(1000)
-    assert sched.timesteps.tolist() == list(range(999, -1, -1))
+def _count_unet_calls(tiny):
+    """The timesteps our loop calls the tiny U-Net at (a forward hook on the cached model)."""
+    seen = []
+    hook = ddpm.load_unet(tiny).register_forward_hook(lambda module, args, out: seen.append(int(args[1])))
+    return seen, hook
+
+
+@pytest.mark.parametrize("sampler, steps", [("ddpm", 1000), ("ddpm", 7), ("ddim", 5), ("dpm++", 5)])
+def test_our_loop_calls_the_unet_once_per_step(tiny, sampler, steps):
+    seen, hook = _count_unet_calls(tiny)
+    try:
+        ddpm.generate(1, steps=steps, sampler=sampler, seed=0, model=tiny, output_type="np")
+        assert len(seen) == steps and seen == sorted(seen, reverse=True) and len(set(seen)) == steps
+        if sampler != "ddpm" or steps == 1000:  # DDIM and DPM-Solver++ ("trailing") start from pure noise
+            assert seen[0] == 999
+        if steps == 1000:  # the write-up's loop: every timestep, T - 1 down to 0
+            assert seen == list(range(999, -1, -1))
+        seen.clear()
+        frames = list(ddpm.frames(1, steps=steps if steps < 1000 else 10, sampler=sampler, seed=0, model=tiny))
+        assert len(seen) == len(frames) == (steps if steps < 1000 else 10)
+    finally:
+        hook.remove()
+
+
+def test_interpolation_runs_only_the_steps_below_t0(tiny):
+    seen, hook = _count_unet_calls(tiny)
+    try:
+        ddpm.interpolate(np.zeros((28, 28)), np.ones((28, 28)), t0=300, steps=10, points=2, seed=0, model=tiny)
+    finally:
+        hook.remove()
+    assert seen and max(seen) <= 300 and len(seen) < 10 and len(set(seen)) == len(seen)
 
 
 @pytest.mark.parametrize("schedule", ["su", "linear", "cosine"])
@@ -95,9 +122,33 @@ def test_an_rgb_model_gives_rgb_images(tmp_path):
     assert mixes.shape == (2, 16, 16, 3)
 
 
-def test_a_hub_id_fails_clearly_when_offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ValueError, match="could not load 'google/ddpm-cifar10-32'.*Hugging Face Hub"):
+def test_a_hub_id_fails_clearly_when_offline(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # what HF_HUB_OFFLINE=1 sets at import
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ValueError) as err:
+        ddpm.generate(1, steps=2, model="google/ddpm-cifar10-32")
+    message = str(err.value)
+    assert message.startswith("the diffusers DDPM pipeline 'google/ddpm-cifar10-32' is not in the local Hugging "
+                              "Face cache and HF_HUB_OFFLINE is set") and message.endswith("save_pretrained.")
+    assert "local_files_only" not in message  # our words: the API takes no such argument
+
+
+def test_an_unreachable_hub_fails_clearly(monkeypatch, tmp_path):
+    """Not told it is offline, the loader asks the Hub (10 s at most) and says what went wrong, whole."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub, "model_info", unreachable)
+    with pytest.raises(ValueError, match=r"^could not load the diffusers DDPM pipeline 'google/ddpm-cifar10-32' from "
+                                         r"the Hugging Face Hub \(the Hub cannot be reached: offline\?\)\. Check the "
+                                         r"name and the network, or pass a local folder saved with save_pretrained\.$"):
         ddpm.generate(1, steps=2, model="google/ddpm-cifar10-32")
 
 
@@ -105,8 +156,9 @@ def test_a_corrupt_pipeline_folder_fails_clearly(tmp_path):
     folder = _save_pipeline(tmp_path / "broken")
     weights = next((tmp_path / "broken" / "unet").glob("*.safetensors"))
     weights.write_bytes(weights.read_bytes()[:1000])  # truncated
-    with pytest.raises(ValueError, match="corrupt or not a diffusers DDPM pipeline folder"):
+    with pytest.raises(ValueError, match="corrupt or not a diffusers DDPM pipeline folder") as err:
         ddpm.generate(1, steps=2, model=folder)
+    assert str(err.value).endswith("Save or export that folder again, or pass an intact one.")  # whole, ours last
 
 
 @pytest.mark.parametrize(

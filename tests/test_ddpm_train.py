@@ -77,8 +77,8 @@ def test_learning_rate_warms_up_then_stays():
 
 def test_bad_configurations():
     for kwargs, match in [(dict(schedule="quadratic"), "--schedule must be one of"), (dict(size="huge"), "--size"),
-                          (dict(steps=0), "steps must be positive"), (dict(lr=-1.0), "lr must be"),
-                          (dict(ema_decay=1.0), "ema_decay must be in"), (dict(warmup=-1), "warmup must be")]:
+                          (dict(steps=0), "steps must be at least 1"), (dict(lr=-1.0), "lr must be"),
+                          (dict(ema_decay=1.0), "ema_decay must be a number in"), (dict(warmup=-1), "warmup must be")]:
         with pytest.raises(ValueError, match=match):
             TrainConfig(**kwargs)
 

@@ -199,3 +199,78 @@ def test_long_runs_give_the_device_up_between_steps():
         t.join()
     assert events.index("short") < len(events) - 1  # served between the long run's steps, not after
     assert [e for e in events if e != "short"] == [f"long{i}" for i in range(5)]
+
+
+def test_gpu_decorator_passes_generator_functions_to_spaces(monkeypatch):
+    """On ZeroGPU a streamed run (DDPM frames, the Gibbs chain) must hold the GPU while it yields:
+    ``spaces.GPU`` gets the generator function itself, and gives one back that still streams."""
+    import inspect
+
+    seen = []
+    fake = types.ModuleType("spaces")
+
+    def GPU(duration=60):
+        def deco(fn):
+            seen.append(inspect.isgeneratorfunction(fn))
+            if inspect.isgeneratorfunction(fn):  # what spaces does: a generator wrapper around the task
+                def task(*args, **kwargs):
+                    yield from fn(*args, **kwargs)
+                return task
+            return fn
+
+        return deco
+
+    fake.GPU = GPU
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    mgr = DeviceManager(device="cpu")
+
+    @mgr.gpu(duration=120)
+    def frames(n):
+        yield from range(n)
+
+    assert seen == [True] and inspect.isgeneratorfunction(frames) and list(frames(3)) == [0, 1, 2]
+
+
+def _device_functions(path):
+    """(functions that do device work, those decorated with ``manager.gpu``, who calls whom) in one module."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    device_work, decorated, calls = set(), set(), {}
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if any("manager.gpu" in ast.unparse(d) for d in fn.decorator_list):
+            decorated.add(fn.name)
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call):
+                name = ast.unparse(node.func)
+                if name in ("manager.inference", "manager.steps"):
+                    device_work.add(fn.name)
+                calls.setdefault(name, set()).add(fn.name)
+    return device_work, decorated, calls
+
+
+def test_device_work_runs_under_manager_gpu():
+    """Every function that does device work (``manager.inference()`` / ``manager.steps()``) is
+    decorated with ``manager.gpu`` (``spaces.GPU`` on ZeroGPU: CUDA outside it fails there), or is
+    a helper called only from functions that are. Generators included: the streamed views too."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "playground"
+    checked = 0
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "device.py":
+            continue
+        device_work, decorated, calls = _device_functions(path)
+        for name in device_work - decorated:
+            callers = calls.get(name, set())
+            where = f"{path.relative_to(root)}: {name}"
+            assert name.startswith("_") and callers and callers <= decorated, \
+                f"{where} does device work outside manager.gpu (called by {callers or 'nobody'})"
+        checked += len(device_work)
+    assert checked >= 12
+    streamed = {"ddpm/api.py": {"_frames", "_sample", "_interpolate"}, "gibbs/api.py": {"sample", "_stream"}}
+    for path, names in streamed.items():
+        assert names <= _device_functions(root / path)[1], path

@@ -18,12 +18,6 @@ def _images(result):
     return [Image.open(item["image"]) for item in result]
 
 
-def test_named_endpoints(client):
-    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/eae_generate", "/eae_reconstruct", "/eae_interpolate", "/eae_latent_report", "/eae_model_card",
-            "/eae_random_seed"} <= names
-
-
 @pytest.mark.parametrize("model", eae.MODELS)
 def test_generate_matches_the_python_api(client, model):
     images = _images(client.predict(model, 42, 6, 0.8, api_name="/eae_generate"))

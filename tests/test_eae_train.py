@@ -95,13 +95,13 @@ def test_bad_configurations():
         TrainConfig(kind="gan")
     with pytest.raises(ValueError, match="k must be between"):
         TrainConfig(kind="eae", k=16, batch_size=16)
-    with pytest.raises(ValueError, match="lam .* must be a number >= 0"):
+    with pytest.raises(ValueError, match="lam must be a number >= 0"):
         TrainConfig(kind="eae", lam=-1.0)
-    with pytest.raises(ValueError, match="lr must be a positive number"):
+    with pytest.raises(ValueError, match="lr must be a number > 0"):
         TrainConfig(lr=0.0)
-    with pytest.raises(ValueError, match="warmup must be >= 0"):
+    with pytest.raises(ValueError, match="warmup must be at least 0"):
         TrainConfig(kind="eae", warmup=-5)
-    with pytest.raises(ValueError, match="beta .* must be a positive number"):
+    with pytest.raises(ValueError, match="beta must be a number > 0"):
         TrainConfig(kind="vae", beta=-0.3)
 
 

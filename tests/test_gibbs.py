@@ -186,7 +186,7 @@ def test_learning_rate_and_bad_configurations():
     c = TrainConfig(lr=1e-3, warmup=10, steps=110)
     assert lr_at(c, 0) == pytest.approx(1e-4) and lr_at(c, 9) == pytest.approx(1e-3)
     assert lr_at(c, 110) == pytest.approx(1e-4)
-    for kwargs, match in [(dict(size="huge"), "--size"), (dict(steps=0), "steps must be positive"),
+    for kwargs, match in [(dict(size="huge"), "--size"), (dict(steps=0), "steps must be at least 1"),
                           (dict(lr=0), "lr must be"), (dict(mask_prob=1.0), "mask_prob"), (dict(dropout=1), "dropout")]:
         with pytest.raises(ValueError, match=match):
             TrainConfig(**kwargs)
@@ -279,6 +279,18 @@ def test_annealing_lowers_the_temperature():
         gibbs.parse_anneal("fast")
 
 
+def test_one_spelling_for_anneal_and_the_empty_template(model):
+    """What the CLI and the app take (``--anneal linear:0.1``, an empty template box) the API takes too."""
+    run = dict(n=2, steps=14, burn_in=4, seed=3, model=model)
+    pair = gibbs.sample("___", anneal=("linear", 0.1), **run)
+    for spelling in ("linear:0.1", "Linear:0.1", "0.1", 0.1, ["linear", 0.1]):
+        assert gibbs.sample("___", anneal=spelling, **run) == pair, spelling
+    assert gibbs.sample("___", anneal="geometric:0.05", **run) == \
+        gibbs.sample("___", anneal=("geometric", 0.05), **run)
+    assert gibbs.sample("___", anneal="none", **run) == gibbs.sample("___", anneal=None, **run)
+    assert gibbs.sample("", length=5, **run) == gibbs.sample(None, length=5, **run)
+
+
 def test_chain_streams_steps_with_changed_positions(model):
     steps = list(gibbs.chain(length=6, n=3, steps=12, burn_in=4, temperature=1.5, anneal=("geometric", 0.1),
                              seed=5, model=model))
@@ -316,7 +328,6 @@ def test_unknown_template_characters_warn_and_are_kept(model):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(template=""), "template is empty"),
     (dict(template="   "), "template is empty"),
     (dict(template="科学技术是第一生产力"), "no free slots"),
     (dict(template="_" * 129), "at most 128"),
@@ -327,7 +338,7 @@ def test_unknown_template_characters_warn_and_are_kept(model):
     (dict(steps=0), "steps must be between"),
     (dict(steps=50, burn_in=50), r"burn_in \(50\) must be below steps \(50\)"),
     (dict(burn_in=-1), "burn_in must be between"),
-    (dict(temperature=0), "temperature must be a number above 0"),
+    (dict(temperature=0), r"temperature must be a number in \(0, 10\]"),
     (dict(temperature=-1.0), "temperature must be"),
     (dict(temperature=float("nan")), "temperature must be"),
     (dict(temperature=float("inf")), "temperature must be"),
@@ -339,7 +350,9 @@ def test_unknown_template_characters_warn_and_are_kept(model):
     (dict(anneal=("cubic", 0.1)), "anneal kind must be one of"),
     (dict(anneal=2.0), "annealing lowers the temperature"),
     (dict(anneal=("geometric", 0.0)), "geometric annealing needs"),
-    (dict(anneal="fast"), "anneal must be None"),
+    (dict(anneal="fast"), "anneal must look like 0.1, linear:0.1 or geometric:0.05"),
+    (dict(anneal="cubic:0.1"), "anneal kind must be one of"),
+    (dict(anneal=[1, 2, 3]), "anneal must be None, a final temperature"),
     (dict(n=0), "n must be between 1 and 64"),
     (dict(n=65), "n must be between 1 and 64"),
     (dict(seed=-1), "seed must be between"),
@@ -474,3 +487,7 @@ def test_train_and_eval_from_the_command_line(model, tmp_path):
     assert "## Samples" in (folder / "README.md").read_text(encoding="utf-8")
     bad = subprocess.run(cmd[:5] + ["--anneal", "cubic"], cwd=root, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "anneal must look like" in bad.stderr
+    # every argument is checked before the slow part: burn-in 50 of 50 steps fails before the held-out scores
+    bad = subprocess.run(cmd[:5] + ["--steps", "50"], cwd=root, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "burn_in (50) must be below steps (50)" in bad.stderr
+    assert "held-out" not in bad.stdout

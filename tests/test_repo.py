@@ -55,10 +55,11 @@ def test_screenshot_exists():
 
 
 def test_dependencies_run_one_way():
-    """app -> ui -> tabs -> shared helpers (uikit, images, data, ...) -> device manager: no module
+    """app -> ui -> tabs -> shared helpers (uikit, images, data, ...) -> device manager -> checks: no module
     imports from a layer above its own. The registry (``playground.tabs``) sits with the app."""
     import ast
 
+    from playground import checks
     from playground import tabs as registry
 
     tabs = set(registry.names())
@@ -90,5 +91,7 @@ def test_dependencies_run_one_way():
             assert not {d for d in deps if d.split(".")[1] in tabs - {rel[0]}}, path
         elif rel[0] not in ("ui.py", "__main__.py", "bench.py", "tabs.py"):  # shared helpers: no tab, no app
             assert not {d for d in deps if d.split(".")[1] in tabs | {"ui", "bench", "tabs", "__main__"}}, path
-        if rel[0] == "device.py":
+        if rel[0] == "checks.py":  # the argument checks: a leaf every layer may use
             assert deps == set(), path
+        if rel[0] == "device.py":  # the device manager: the checks only
+            assert deps <= {"playground.checks"} | {f"playground.checks.{n}" for n in dir(checks)}, path

@@ -12,12 +12,6 @@ from gradio_client.exceptions import AppError
 from playground.xiangqi import rules
 
 
-def test_named_endpoints(client):
-    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/xiangqi_move", "/xiangqi_candidates", "/xiangqi_new_game", "/xiangqi_undo", "/xiangqi_export",
-            "/xiangqi_watch"} <= names
-
-
 def test_a_script_plays_a_whole_game_through_the_api(client):
     """Random legal moves for red until the game ends: every reply legal, the end detected."""
     rng = random.Random(0)
@@ -83,7 +77,7 @@ def test_watch_streams_a_game_against_the_random_mover(client):
         (("", "zz", "red", 0.0), "/xiangqi_move", "not a legal move"),
         (("", "h2e9", "red", 0.0), "/xiangqi_move", "not a legal move"),
         (("", "", "red", 0.0), "/xiangqi_move", "move must be a move"),
-        (("", "h2e2", "green", 0.0), "/xiangqi_move", "side must be 'red' or 'black'"),
+        (("", "h2e2", "green", 0.0), "/xiangqi_move", r"side must be one of \['red', 'black'\]"),
         (("", "h2e2", "red", -1), "/xiangqi_move", "temperature must be"),
         (("", "h2e2", "black", 0.0), "/xiangqi_move", "it is red's turn"),
         ((5, "h2e2", "red", 0.0), "/xiangqi_move", "history must be"),

@@ -8,8 +8,6 @@ safetensors only. RGB models give RGB images.
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoints import checkpoint_dir, restore_hint
-from ..device import check_int, manager, short_repr, validate_seed
-from ..images import open_image, to_fashion_image, to_pil, to_uint8
+from ..checkpoints import checkpoint_dir, load_saved
+from ..checks import check_choice, check_float, check_int, validate_seed
+from ..device import bf16_fast, manager
+from ..images import OUTPUT_TYPES, open_image, to_fashion_image, to_pil, to_uint8
 from .pipeline import SAMPLERS, denoise, make_sampler
 
 SHIPPED = "ddpm-fashion"  # folder under checkpoints/
@@ -28,7 +27,6 @@ SHIPPED_FILES = ("model_index.json", "unet/config.json", "unet/diffusion_pytorch
 MAX_N = 10_000
 MAX_FRAMES_N = 64  # frames(): images per streamed call
 BATCH = 500  # images per U-Net batch in generate
-OUTPUT_TYPES = ("pil", "np")
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm++": 25}
 PRESETS = {  # the tab's presets: (sampler, steps)
     "fast": ("dpm++", 10),
@@ -38,21 +36,10 @@ PRESETS = {  # the tab's presets: (sampler, steps)
 
 
 # --------------------------------------------------------------------------- checks
-def _check_sampler(sampler) -> str:
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {short_repr(sampler)}")
-    return sampler
-
-
-def _check_eta(eta) -> float:
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or not 0 <= eta <= 1:
-        raise ValueError(f"eta must be a number in [0, 1], not {short_repr(eta)}")
-    return float(eta)
-
-
-def _check_output_type(output_type) -> None:
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {short_repr(output_type)}")
+def _check_sampling(sampler, eta, output_type) -> tuple[str, float]:
+    sampler, eta = check_choice("sampler", sampler, SAMPLERS), check_float("eta", eta, 0, 1)
+    check_choice("output_type", output_type, OUTPUT_TYPES)
+    return sampler, eta
 
 
 def _check_model(model) -> str:
@@ -78,29 +65,10 @@ def _load_pipeline_parts(model: str):
     """(unet, training scheduler) of a pipeline folder or Hub id, weights from safetensors only."""
     from diffusers import DDPMPipeline, DDPMScheduler
 
-    local = model_dir(model) if model == SHIPPED or os.path.isdir(model) else None
-    if model == SHIPPED and not local.is_dir():
-        raise ValueError(f"checkpoint folder {local} is missing. {restore_hint(local)}")
-    if model == SHIPPED:
-        for name in SHIPPED_FILES:
-            if not (local / name).is_file():
-                raise ValueError(f"checkpoint {local} is incomplete: {name} is missing. {restore_hint(local)}")
-    try:
-        pipe = DDPMPipeline.from_pretrained(local or model, use_safetensors=True)
-    except Exception as e:
-        if local is not None:
-            raise ValueError(f"checkpoint {local} is corrupt or not a diffusers DDPM pipeline folder "
-                             f"({type(e).__name__}: {str(e)[:300]}). {restore_hint(local)}") from None
-        raise ValueError(f"could not load {model!r}: it is not a local pipeline folder, and fetching it from the "
-                         f"Hugging Face Hub failed (offline? unknown id? no safetensors weights?): "
-                         f"{type(e).__name__}: {str(e)[:300]}") from None
-    # diffusers leaves weights that the file lacks on the "meta" device (no data) and says nothing
-    empty = [name for name, t in [*pipe.unet.named_parameters(), *pipe.unet.named_buffers()] if t.is_meta]
-    if empty:
-        where = local if local is not None else repr(model)
-        raise ValueError(f"checkpoint {where} is corrupt or incomplete: its U-Net weights lack "
-                         f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}. "
-                         f"{restore_hint(local) if local is not None else ''}".rstrip())
+    source = model_dir(model) if model == SHIPPED or os.path.isdir(model) else model
+    pipe = load_saved(lambda src, **kw: DDPMPipeline.from_pretrained(src, use_safetensors=True, **kw), source,
+                      "diffusers DDPM pipeline", required=SHIPPED_FILES if model == SHIPPED else (),
+                      weights=lambda pipe: [pipe.unet])
     scheduler = pipe.scheduler
     if not isinstance(scheduler, DDPMScheduler):
         scheduler = DDPMScheduler.from_config(scheduler.config)
@@ -131,8 +99,12 @@ def _shape(unet) -> tuple[int, int, int]:
 
 
 def _autocast() -> bool:
-    """bfloat16 autocast for sampling on a CPU (measured faster here; see the model card)."""
-    return manager.device.type == "cpu" and os.environ.get("PLAYGROUND_DDPM_BF16", "1") != "0"
+    """bfloat16 autocast for sampling where the device computes in it natively (``bf16_fast``: a CPU
+    with AVX512-BF16 or AMX, measured faster there, see the model card; a CUDA GPU from Ampere on).
+    ``PLAYGROUND_DDPM_BF16=0``: float32 everywhere."""
+    if os.environ.get("PLAYGROUND_DDPM_BF16", "1") == "0":
+        return False
+    return bf16_fast(manager.device)
 
 
 def _to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -171,8 +143,7 @@ def generate(n: int = 16, steps: int = 25, sampler: str = "dpm++", eta: float = 
     for the shipped model, (n, H, W, 3) for an RGB one.
     """
     n = check_int("n", n, 1, MAX_N)
-    sampler, eta = _check_sampler(sampler), _check_eta(eta)
-    _check_output_type(output_type)
+    sampler, eta = _check_sampling(sampler, eta, output_type)
     seed = validate_seed(seed)
     model = _check_model(model)
     steps = _check_steps(steps, load_unet(model))
@@ -193,16 +164,17 @@ def frames(n: int = 16, steps: int = 25, sampler: str = "dpm++", eta: float = 0.
     last ``x_t`` equals ``generate(...)`` with the same arguments.
     """
     n = check_int("n", n, 1, MAX_FRAMES_N)
-    sampler, eta = _check_sampler(sampler), _check_eta(eta)
-    _check_output_type(output_type)
+    sampler, eta = _check_sampling(sampler, eta, output_type)
     seed = validate_seed(seed)
     model = _check_model(model)
+    steps = _check_steps(steps, load_unet(model))
+    return _frames(model, n, steps, sampler, eta, seed, output_type)
+
+
+@manager.gpu(duration=120)
+def _frames(model: str, n: int, steps: int, sampler: str, eta: float, seed: int, output_type: str):
+    """The device-bound generator behind ``frames`` (checked arguments; on ZeroGPU, inside ``spaces.GPU``)."""
     unet = load_unet(model)
-    steps = _check_steps(steps, unet)
-    return _frames(model, unet, n, steps, sampler, eta, seed, output_type)
-
-
-def _frames(model, unet, n, steps, sampler, eta, seed, output_type):
     g = manager.generator(seed)
     x = torch.randn((n, *_shape(unet)), generator=g).to(manager.device)
     # a device slot per U-Net call, never held while the caller has the frame
@@ -267,7 +239,7 @@ def interpolate(image_a, image_b, t0: int = 500, steps: int = 25, seed: int | No
     steps = _check_steps(steps, unet)
     points = check_int("points", points, 2, 32)
     seed = validate_seed(seed)
-    _check_output_type(output_type)
+    check_choice("output_type", output_type, OUTPUT_TYPES)
     xa, xb = _as_model_input(image_a, unet), _as_model_input(image_b, unet)
     images, start = _interpolate(model, xa, xb, points, t0, steps, seed)
     if output_type == "np":

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from ..checks import check_choice, check_float, check_int
 from ..data import as_tensor, load_fashion_mnist
 from ..training import Algorithm, BatchStream, check_positive, run
 from .card import write_card
@@ -44,17 +45,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"--schedule must be one of {list(SCHEDULES)}, not {self.schedule!r}")
-        if self.size not in SIZES:
-            raise ValueError(f"--size must be one of {list(SIZES)}, not {self.size!r}")
-        check_positive(self, "steps", "batch_size")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, not {self.lr!r}")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
-        if not 0 < self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in (0, 1), not {self.ema_decay!r}")
+        check_choice("--schedule", self.schedule, SCHEDULES)
+        check_choice("--size", self.size, SIZES)
+        check_positive(self, "steps", "batch_size", "lr")
+        check_int("warmup", self.warmup, low=0)
+        check_float("ema_decay", self.ema_decay, 0, 1, low_open=True, high_open=True)
 
 
 def lr_at(config: TrainConfig, step: int) -> float:

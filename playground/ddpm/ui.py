@@ -14,7 +14,7 @@ import pandas as pd
 from PIL import Image
 
 from ..checkpoints import read_json
-from ..device import MAX_SEED, check_int, short_repr
+from ..checks import MAX_SEED, check_choice, check_int, short_repr
 from ..images import grid, open_image, save_gif, tag
 from ..uikit import (DEVICE_EVENT, SelectEvent, card_markdown, first_result, image_files, is_app_file, read_log,
                      scratch_dir, ui_errors)
@@ -58,9 +58,7 @@ def _upload_image(value, name: str) -> Image.Image:
 @ui_errors
 def ddpm_preset(preset: str):
     """The sampler and step count of a preset."""
-    if preset not in api.PRESETS:
-        raise ValueError(f"preset must be one of {list(api.PRESETS)}, not {short_repr(preset)}")
-    sampler, steps = api.PRESETS[preset]
+    sampler, steps = api.PRESETS[check_choice("preset", preset, api.PRESETS)]
     return sampler, steps
 
 
@@ -74,13 +72,11 @@ def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float)
     return image_files(images, f"ddpm-{p['sampler'].replace('+', 'p')}-{p['steps']}-seed{p['seed']}")
 
 
+@ui_errors
 def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, progress=gr.Progress()):
     """Stream the denoising: after each step the noisy images x_t and the model's estimate of
     the clean images, side by side; at the end the samples, the scrubbable frames and a GIF."""
-    try:
-        stream = api.frames(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed, output_type="np")
-    except ValueError as e:
-        raise gr.Error(str(e)) from None
+    stream = api.frames(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed, output_type="np")
     saved, xt, x0, total, info = [], None, None, 1, {}
     keep_every = 1
     for frame in stream:
@@ -135,8 +131,7 @@ def ddpm_interpolate(image_a, image_b, t0: float, steps: float, points: float, s
 def ddpm_pick(target: str, evt: SelectEvent):
     """A clicked sample goes to image A or B. Only a file of this app's (a sample it made, an
     upload) is handed back: the event data comes from the client, and may name any path or URL."""
-    if target not in ("A", "B"):
-        raise ValueError(f"target must be 'A' or 'B', not {short_repr(target)}")
+    target = check_choice("target", target, ("A", "B"))
     image = evt.value.get("image") if isinstance(evt.value, dict) else None
     path = image.get("path") if isinstance(image, dict) else None
     if path is None:  # nothing (a click between samples, a request without event data)

@@ -8,7 +8,6 @@ folder written by ``python -m playground train eae --export``.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from pathlib import Path
 
@@ -17,8 +16,9 @@ import torch
 from PIL import Image
 
 from ..checkpoints import checkpoint_dir, load_pretrained
-from ..device import check_int, manager, short_repr, validate_seed
-from ..images import to_fashion_image, to_pil, to_uint8
+from ..checks import check_choice, check_float, check_int, validate_seed
+from ..device import manager
+from ..images import OUTPUT_TYPES, to_fashion_image, to_pil, to_uint8
 from ..latent import slerp
 from .models import KINDS, Autoencoder, gaussian_entropy, knn_entropy
 
@@ -27,7 +27,6 @@ DEFAULT_MODEL = "eae"
 MAX_N = 10_000
 MAX_IMAGES = 1_000  # reconstruct: images per call
 BATCH = 1_000
-OUTPUT_TYPES = ("pil", "np")
 MAX_TEMPERATURE = 10.0
 
 
@@ -38,23 +37,7 @@ def checkpoint_name(model: str) -> str:
 def _check_model(model) -> str:
     if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.isabs(model)):
         return str(model)
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {list(MODELS)} (or the absolute path of an exported folder), "
-                         f"not {short_repr(model)}")
-    return model
-
-
-def _check_output_type(output_type) -> None:
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {short_repr(output_type)}")
-
-
-def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
-            or not 0 < temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be a finite number in (0, {MAX_TEMPERATURE:g}], "
-                         f"not {short_repr(temperature)}")
-    return float(temperature)
+    return check_choice("model", model, MODELS, note="(or the absolute path of an exported folder)")
 
 
 def load_model(model: str = DEFAULT_MODEL) -> Autoencoder:
@@ -86,8 +69,8 @@ def generate(n: int = 16, seed: int | None = None, model: str = DEFAULT_MODEL, t
     """
     n = check_int("n", n, 1, MAX_N)
     model = _check_model(model)
-    temperature = _check_temperature(temperature)
-    _check_output_type(output_type)
+    temperature = check_float("temperature", temperature, 0, MAX_TEMPERATURE, low_open=True)
+    check_choice("output_type", output_type, OUTPUT_TYPES)
     seed = validate_seed(seed)
     net = load_model(model)
     images = _decode(model, net.sample_latent(n, manager.generator(seed), temperature))
@@ -106,7 +89,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, model: str = DEFAULT_M
     seed_a, seed_b = validate_seed(seed_a, "seed_a"), validate_seed(seed_b, "seed_b")
     steps = check_int("steps", steps, 2, 64)
     model = _check_model(model)
-    _check_output_type(output_type)
+    check_choice("output_type", output_type, OUTPUT_TYPES)
     net = load_model(model)
     za = net.sample_latent(1, manager.generator(seed_a))[0]
     zb = net.sample_latent(1, manager.generator(seed_b))[0]
@@ -148,7 +131,7 @@ def reconstruct(images, model: str = DEFAULT_MODEL, output_type: str = "pil"):
     uint8 arrays (N, 28, 28) with ``output_type="np"``), the inputs as the model saw them.
     """
     model = _check_model(model)
-    _check_output_type(output_type)
+    check_choice("output_type", output_type, OUTPUT_TYPES)
     from ..data import as_tensor
 
     x = _as_batch(images)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from ..checks import check_choice, check_float, check_int
 from ..data import as_tensor, load_fashion_mnist
 from ..training import Algorithm, BatchStream, check_positive, run
 from .card import write_card
@@ -46,25 +47,19 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"--model must be one of {list(KINDS)}, not {self.kind!r}")
+        check_choice("--model", self.kind, KINDS)
         if self.kind == "ae-bn":
             self.lam = 0.0
         if self.kind != "eae":
             self.k, self.warmup = 1, 0
         if self.kind != "vae":
             self.beta = None
-        if not 1 <= self.k < self.batch_size:
-            raise ValueError(f"k must be between 1 and batch_size - 1, not {self.k}")
-        check_positive(self, "steps", "batch_size", "latent_dim", "channels")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, not {self.lr!r}")
-        if not (math.isfinite(self.lam) and self.lam >= 0):
-            raise ValueError(f"lam (the entropy weight) must be a number >= 0, not {self.lam!r}")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
-        if self.beta is not None and not (math.isfinite(self.beta) and self.beta > 0):
-            raise ValueError(f"beta (the VAE's KL weight) must be a positive number, not {self.beta!r}")
+        check_positive(self, "steps", "batch_size", "latent_dim", "channels", "lr")
+        check_int("k", self.k, 1, self.batch_size - 1)
+        check_float("lam", self.lam, low=0, note="(the entropy weight)")
+        check_int("warmup", self.warmup, low=0)
+        if self.beta is not None:
+            check_float("beta", self.beta, low=0, low_open=True, note="(the VAE's KL weight)")
 
 
 def lam_at(config: TrainConfig, step: int) -> float:

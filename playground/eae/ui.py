@@ -13,7 +13,7 @@ import pandas as pd
 from PIL import Image
 
 from ..checkpoints import read_json
-from ..device import MAX_SEED, check_int, short_repr
+from ..checks import MAX_SEED, check_choice, check_int, short_repr, validate_seed
 from ..images import open_image, save_tagged_gif, tag
 from ..uikit import DEVICE_EVENT, card_markdown, first_result, image_files, latent_walk_widgets, read_log, ui_errors
 from . import api
@@ -26,9 +26,7 @@ MODEL_CHOICES = [("eae: BatchNorm + maximum entropy (default)", "eae"), ("ae-bn:
 
 def _shipped(model) -> str:
     """The app serves the shipped models only (the Python API also takes exported folders)."""
-    if model not in api.MODELS:
-        raise ValueError(f"model must be one of {list(api.MODELS)}, not {short_repr(model)}")
-    return model
+    return check_choice("model", model, api.MODELS)
 
 
 @ui_errors
@@ -90,7 +88,6 @@ def eae_reconstruct(model: str, files, count: float, seed: float):
         source, images = "upload", [_open_upload(p) for p in paths]
     else:
         from ..data import load_fashion_mnist
-        from ..device import validate_seed
 
         count = check_int("count", count, 1, UI_MAX_RECON)
         seed = validate_seed(seed)

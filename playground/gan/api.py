@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from ..checkpoints import checkpoint_dir, load_pretrained
-from ..device import check_int, manager, short_repr, validate_seed
-from ..images import save_tagged_gif, to_pil, to_uint8
+from ..checks import check_choice, check_int, validate_seed
+from ..device import manager
+from ..images import OUTPUT_TYPES, save_tagged_gif, to_pil, to_uint8
 from ..latent import slerp
 from .models import ARCHITECTURES
 
@@ -17,7 +18,6 @@ ARCHS = ("dcgan", "su2017")
 DEFAULT_ARCH = "dcgan"
 MAX_N = 10_000
 BATCH = 1_000
-OUTPUT_TYPES = ("pil", "np")
 
 
 def checkpoint_name(arch: str) -> str:
@@ -25,14 +25,7 @@ def checkpoint_name(arch: str) -> str:
 
 
 def _check_arch(arch) -> str:
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {list(ARCHS)}, not {short_repr(arch)}")
-    return arch
-
-
-def _check_output_type(output_type) -> None:
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {list(OUTPUT_TYPES)}, not {short_repr(output_type)}")
+    return check_choice("arch", arch, ARCHS)
 
 
 def load_generator(arch: str = DEFAULT_ARCH) -> torch.nn.Module:
@@ -67,7 +60,7 @@ def generate(n: int = 16, seed: int | None = None, arch: str = DEFAULT_ARCH, out
     """
     n = check_int("n", n, 1, MAX_N)
     arch = _check_arch(arch)
-    _check_output_type(output_type)
+    check_choice("output_type", output_type, OUTPUT_TYPES)
     seed = validate_seed(seed)
     net = load_generator(arch)
     z = net.sample_latent(n, manager.generator(seed))
@@ -88,7 +81,7 @@ def interpolate(seed_a: int, seed_b: int, steps: int = 8, arch: str = DEFAULT_AR
     seed_a, seed_b = validate_seed(seed_a, "seed_a"), validate_seed(seed_b, "seed_b")
     steps = check_int("steps", steps, 2, 64)
     arch = _check_arch(arch)
-    _check_output_type(output_type)
+    check_choice("output_type", output_type, OUTPUT_TYPES)
     net = load_generator(arch)
     za = net.sample_latent(1, manager.generator(seed_a))[0]
     zb = net.sample_latent(1, manager.generator(seed_b))[0]

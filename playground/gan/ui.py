@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from ..device import MAX_SEED, check_int
+from ..checks import MAX_SEED, check_int
 from ..uikit import DEVICE_EVENT, card_markdown, first_result, image_files, latent_walk_widgets, read_log, ui_errors
 from . import api
 

@@ -14,7 +14,8 @@ itself is ``playground.gibbs.sampler``.
 
 Arguments
     template    text whose ``_`` or ``[MASK]`` marks are free slots, e.g. ``科学技术____生产力。``;
-                every other character is fixed and never changes. None: ``length`` free slots.
+                every other character is fixed and never changes. None (or "", as the app's empty
+                box sends it): ``length`` free slots.
                 Characters the model does not know are kept (shown as written) but read as
                 ``[UNK]``, with a warning.
     length      free slots without a template (1 to 128; checked even with a template).
@@ -32,12 +33,13 @@ Arguments
                 vocabulary; any other string: a starting text with exactly one character per slot
                 (the characters at fixed slots are ignored), e.g. ``template=None, length=6,
                 init="今天天气很好"`` starts every chain from that sentence.
-    anneal      None: constant temperature. A number f: linear annealing from ``temperature`` down
-                to f (0 <= f <= temperature; f = 0 ends greedy, every draw the argmax). A pair
-                ("linear" | "geometric", f): geometric multiplies the temperature by a constant
-                factor per step (f > 0). The temperature at step s (1-based) is ``temperature`` for
-                s <= burn_in, then T(frac) with frac = (s - burn_in) / (steps - burn_in), reaching
-                f at the last step.
+    anneal      None (or "none"): constant temperature. A number f: linear annealing from
+                ``temperature`` down to f (0 <= f <= temperature; f = 0 ends greedy, every draw the
+                argmax). "linear:f" or "geometric:f" (the spelling of the CLI and the app; "f" alone
+                is linear), or the pair ("linear" | "geometric", f): geometric multiplies the
+                temperature by a constant factor per step (f > 0). The temperature at step s
+                (1-based) is ``temperature`` for s <= burn_in, then T(frac) with
+                frac = (s - burn_in) / (steps - burn_in), reaching f at the last step.
     seed        the run repeats exactly with the same seed (a CPU ``torch.Generator``); None: fresh.
     model       None: the shipped model (``checkpoints/gibbs-bert``); a folder saved with
                 ``save_pretrained``; or a Hugging Face Hub masked LM such as ``bert-base-chinese``
@@ -50,9 +52,7 @@ a free slot still holding ``[MASK]`` (only possible mid-run, in ``chain``) shows
 from __future__ import annotations
 
 import functools
-import math
 import numbers
-import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -60,8 +60,9 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import check_loading_info, checkpoint_dir, restore_hint
-from ..device import check_int, manager, short_repr, validate_seed
+from ..checkpoints import checkpoint_dir, is_folder, load_saved
+from ..checks import check_choice, check_float, check_int, short_repr, validate_seed
+from ..device import manager
 from . import sampler
 from .models import MAX_CHARS, has_sparse_head
 from .sampler import (ANNEALS, GREEDY_BELOW, INITS, ORDERS, Run, Step, Template, TokenTable,  # noqa: F401
@@ -81,8 +82,8 @@ def model_dir() -> Path:
 
 
 # -- loading -------------------------------------------------------------------------------
-def _is_folder(model) -> bool:
-    return isinstance(model, Path) or os.path.isabs(str(model)) or Path(str(model)).exists()
+_is_folder = is_folder  # (the evaluation's name for it)
+MAKE_HINT = " (Or train one with `python -m playground train gibbs --export ...`.)"
 
 
 def _source(model) -> str:
@@ -91,67 +92,26 @@ def _source(model) -> str:
         return str(model_dir())
     if not isinstance(model, (str, Path)) or not str(model).strip():
         raise ValueError(f"model must be None, a folder or a Hugging Face Hub id, not {short_repr(model)}")
-    if _is_folder(model):
+    if is_folder(model):
         return str(Path(model).resolve())
     if not _HUB_ID.match(str(model)):
         raise ValueError(f"model {model!r} is neither an existing folder nor a Hugging Face Hub id (owner/name)")
     return str(model)
 
 
-def _from_hub(load, source: str):
-    """``load(source)`` from the local Hugging Face cache if it is there, else from the Hub, with a
-    clear ValueError (and no long retries) when the Hub cannot be reached or has no such model."""
-    import huggingface_hub
-
-    try:
-        return load(source, local_files_only=True)
-    except Exception:
-        pass
-    if huggingface_hub.constants.HF_HUB_OFFLINE:
-        raise ValueError(f"the masked LM {source!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
-                         "unset it (with a network), or pass a local folder saved with save_pretrained") from None
-    try:
-        huggingface_hub.model_info(source, timeout=10)  # fails fast: unreachable Hub, unknown name
-        return load(source)
-    except Exception as e:
-        raise ValueError(f"could not load the masked LM {source!r} from the Hugging Face Hub ({type(e).__name__}: "
-                         f"{e}). Check the name and the network, or pass a local folder saved with "
-                         "save_pretrained.") from None
-
-
 def _load_model(source: str):
     from transformers import AutoModelForMaskedLM
 
-    def load(src, **kwargs):
-        return AutoModelForMaskedLM.from_pretrained(src, dtype=torch.float32, **kwargs)
-
-    if not _is_folder(source):
-        return _from_hub(load, source)
-    if not Path(source).is_dir():
-        raise ValueError(f"checkpoint folder {source} is missing. {restore_hint(source)}")
-    if not (Path(source) / "config.json").is_file():
-        raise ValueError(f"checkpoint {source} is incomplete: config.json is missing. {restore_hint(source)} "
-                         "(Or train one with `python -m playground train gibbs --export ...`.)")
-    try:
-        model, info = load(source, output_loading_info=True)
-    except Exception as e:
-        raise ValueError(f"checkpoint {source} is corrupt or not a masked LM ({type(e).__name__}: {str(e)[:300]}). "
-                         f"{restore_hint(source)}") from None
-    check_loading_info(source, info, model)
-    return model
+    return load_saved(lambda src, **kw: AutoModelForMaskedLM.from_pretrained(src, dtype=torch.float32,
+                                                                             output_loading_info=True, **kw),
+                      source, "masked LM", make_hint=MAKE_HINT)
 
 
 @functools.lru_cache(maxsize=8)
 def _table(source: str, vocab_size: int) -> TokenTable:
     from transformers import AutoTokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source) if _is_folder(source) else \
-            _from_hub(AutoTokenizer.from_pretrained, source)
-    except Exception as e:
-        hint = f" {restore_hint(source)}" if _is_folder(source) else ""
-        raise ValueError(f"the tokenizer of {source} cannot be loaded ({type(e).__name__}: {str(e)[:300]}).{hint}") \
-            from None
+    tokenizer = load_saved(AutoTokenizer.from_pretrained, source, "tokenizer", required=())
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"the tokenizer of {source} is not a fast tokenizer (needed for character offsets)")
     return TokenTable.from_tokenizer(tokenizer, vocab_size)
@@ -165,16 +125,19 @@ def load_model(model: str | Path | None = None):
 
 
 # -- checking the arguments ----------------------------------------------------------------
+ANNEAL_FORMS = "None, a final temperature such as 0.1, \"linear:0.1\", \"geometric:0.05\" or (\"linear\", 0.1)"
+
+
 def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
-            or not 0 < temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be a number above 0 and at most {MAX_TEMPERATURE:g}, "
-                         f"not {short_repr(temperature)}")
-    return float(temperature)
+    return check_float("temperature", temperature, 0, MAX_TEMPERATURE, low_open=True)
 
 
 def _check_anneal(anneal, temperature: float) -> tuple[str, float] | None:
-    """None, or (kind, final temperature)."""
+    """None, or (kind, final temperature). Every spelling is accepted: None / "none" / "", a
+    number f (linear to f), "linear:0.1" / "geometric:0.05" / "0.1" (the CLI's and the app's), and
+    the pair ("linear" | "geometric", f)."""
+    if isinstance(anneal, str):
+        anneal = parse_anneal(anneal)
     if anneal is None:
         return None
     if isinstance(anneal, numbers.Real) and not isinstance(anneal, bool):
@@ -182,22 +145,18 @@ def _check_anneal(anneal, temperature: float) -> tuple[str, float] | None:
     elif isinstance(anneal, (tuple, list)) and len(anneal) == 2:
         kind, final = anneal
     else:
-        raise ValueError(f"anneal must be None, a final temperature, or (\"linear\" | \"geometric\", final), "
-                         f"not {short_repr(anneal)}")
-    if kind not in ANNEALS:
-        raise ValueError(f"anneal kind must be one of {list(ANNEALS)}, not {short_repr(kind)}")
-    if isinstance(final, bool) or not isinstance(final, numbers.Real) or not math.isfinite(final) \
-            or not 0 <= final <= temperature:
-        raise ValueError(f"the final temperature of anneal must be a number from 0 to temperature "
-                         f"({temperature:g}): annealing lowers the temperature; not {short_repr(final)}")
+        raise ValueError(f"anneal must be {ANNEAL_FORMS}; not {short_repr(anneal)}")
+    kind = check_choice("anneal kind", kind.lower() if isinstance(kind, str) else kind, ANNEALS)
+    final = check_float("the final temperature of anneal", final, 0, temperature,
+                        note="(annealing lowers the temperature)")
     if kind == "geometric" and final == 0:
         raise ValueError("geometric annealing needs a final temperature above 0 (use linear to end greedy)")
-    return kind, float(final)
+    return kind, final
 
 
 def parse_anneal(spec: str | None):
     """The ``anneal`` argument from text (CLI, UI): "" / "none" -> None, "0.1" -> 0.1 (linear to 0.1),
-    "linear:0.1" / "geometric:0.05" -> (kind, final)."""
+    "linear:0.1" / "geometric:0.05" -> (kind, final). ``sample`` and ``chain`` take the text too."""
     text = (spec or "").strip().lower()
     if text in ("", "none", "off"):
         return None
@@ -205,7 +164,8 @@ def parse_anneal(spec: str | None):
     try:
         value = float(final)
     except ValueError:
-        raise ValueError(f"anneal must look like 0.1, linear:0.1 or geometric:0.05, not {short_repr(spec)}") from None
+        raise ValueError(f"anneal must look like 0.1, linear:0.1 or geometric:0.05 (or none), "
+                         f"not {short_repr(spec)}") from None
     return (kind, value) if kind else value
 
 
@@ -249,9 +209,8 @@ def parse_template(template: str | None, length: int, table: TokenTable) -> Temp
 
 
 def _initial_ids(init, tmpl: Template, table: TokenTable) -> list[int] | None:
-    """The starting ids of a text ``init`` (one token per slot), or None for "mask" / "random"."""
-    if not isinstance(init, str) or not init:
-        raise ValueError(f"init must be one of {list(INITS)} or a starting text, not {short_repr(init)}")
+    """The starting ids of a text ``init`` (one token per slot, checked: ``check_arguments``), or None
+    for "mask" / "random"."""
     if init in INITS:
         return None
     _check_unicode("init", init)
@@ -262,9 +221,13 @@ def _initial_ids(init, tmpl: Template, table: TokenTable) -> list[int] | None:
     return [t if f else f0 for t, f, f0 in zip(ids, tmpl.free, tmpl.ids)]
 
 
-def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0, order="random",
-            init="mask", anneal=None, seed=None, table: TokenTable | None = None) -> Run:
-    """Check every argument (ValueError naming what is allowed) and parse the template."""
+def check_arguments(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0,
+                    order="random", init="mask", anneal=None, seed=None) -> dict:
+    """Every argument that can be checked without the model (ValueError naming what is allowed),
+    normalised: what ``prepare`` and the CLI check before any slow work. The template's text and a
+    starting text ``init`` are read with the model's tokenizer, in ``prepare``."""
+    if template is not None and not isinstance(template, str):
+        raise ValueError(f"template must be a string or None, not {type(template).__name__}")
     length = check_int("length", length, 1, MAX_CHARS)
     n = check_int("n", n, 1, MAX_CHAINS)
     steps = check_int("steps", steps, 1, MAX_STEPS)
@@ -274,17 +237,27 @@ def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.
     temperature = _check_temperature(temperature)
     anneal = _check_anneal(anneal, temperature)
     top_k = check_int("top_k", top_k, 0, MAX_TOP_K)
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {list(ORDERS)}, not {short_repr(order)}")
+    order = check_choice("order", order, ORDERS)
     seed = validate_seed(seed)
-    tmpl = parse_template(template, length, table)
-    start = _initial_ids(init, tmpl, table)
-    free = sum(tmpl.free)
+    if not isinstance(init, str) or not init:
+        raise ValueError(f"init must be one of {list(INITS)} or a starting text, not {short_repr(init)}")
+    free = len(FREE.findall(template)) if template else length  # each _ or [MASK] is one slot
     if init == "mask" and steps < free:
         raise ValueError(f"steps ({steps}) must be at least the number of free slots ({free}) with init=\"mask\", "
                          "so that every slot is drawn at least once")
-    return Run(tmpl, n, steps, burn_in, temperatures(temperature, anneal, steps, burn_in), top_k, order,
-               init if start is None else start, seed)
+    return dict(template=template or None, length=length, n=n, steps=steps, burn_in=burn_in, temperature=temperature,
+                top_k=top_k, order=order, init=init, anneal=anneal, seed=seed)
+
+
+def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0, order="random",
+            init="mask", anneal=None, seed=None, table: TokenTable | None = None) -> Run:
+    """Check every argument (ValueError naming what is allowed) and parse the template."""
+    a = check_arguments(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed)
+    tmpl = parse_template(a["template"], a["length"], table)
+    start = _initial_ids(init, tmpl, table)
+    return Run(tmpl, a["n"], a["steps"], a["burn_in"],
+               temperatures(a["temperature"], a["anneal"], a["steps"], a["burn_in"]), a["top_k"], a["order"],
+               init if start is None else start, a["seed"])
 
 
 # -- running ---------------------------------------------------------------------------
@@ -308,9 +281,9 @@ def chain(template: str | None = None, length: int = 16, n: int = 4, steps: int 
     ``step`` (1-based), ``temperature``, ``burn_in`` (step <= burn_in), ``texts`` (n strings),
     ``positions`` (the slot each chain resampled, 0-based over the template's slots) and
     ``changed`` (whether that slot's character changed). Arguments are checked before the first step."""
-    mlm, table = load_model(model)
+    _, table = load_model(model)
     run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table)
-    return _stream(run, mlm, table)
+    return _stream(run, model)
 
 
 def _steps(run: Run, mlm, table: TokenTable) -> Iterator[Step]:
@@ -319,7 +292,10 @@ def _steps(run: Run, mlm, table: TokenTable) -> Iterator[Step]:
     return manager.steps(sampler.gibbs(mlm, table, run, manager.generator(run.seed), manager.device))
 
 
-def _stream(run: Run, mlm, table: TokenTable) -> Iterator[dict]:
+@manager.gpu
+def _stream(run: Run, model) -> Iterator[dict]:
+    """The device-bound generator behind ``chain`` (a checked run; on ZeroGPU, inside ``spaces.GPU``)."""
+    mlm, table = load_model(model)
     for t, ids, slots, changed in _steps(run, mlm, table):
         yield {"step": t + 1, "temperature": run.temps[t], "burn_in": t + 1 <= run.burn_in,
                "texts": sampler.texts(ids, run.template, table), "positions": slots.tolist(),

@@ -32,10 +32,18 @@ def evaluate(args, command: str) -> int:
     and the sampler's speed (``gibbs.evaluate``); ``--write-card`` stores the sample figures."""
     import json
 
-    from . import evaluate as ev, parse_anneal
+    from ..checks import check_int
+    from . import api, evaluate as ev
 
     model = args.pipeline
-    anneal = parse_anneal(args.anneal)  # bad arguments fail before the slow part
+    # every argument is checked before the slow part (the held-out scores alone take half a minute)
+    check_int("--n", args.n, 2)
+    api.check_arguments(length=args.length, n=min(args.n, api.MAX_CHAINS), steps=args.steps, burn_in=args.burn_in,
+                        temperature=args.temperature, top_k=args.top_k, order=args.order, anneal=args.anneal,
+                        seed=args.seed)
+    if args.write_card and model is not None and not api.is_folder(model):
+        raise ValueError("--write-card needs a local model folder, not a Hub id")
+    anneal = api.parse_anneal(args.anneal)
     held_out = ev.evaluate_model(model, data_dir=args.data_dir)
     print(f"held-out MLM accuracy {100 * held_out['val_accuracy']:.2f}%  loss {held_out['val_loss']:.3f}  "
           f"pseudo-perplexity {held_out['val_pseudo_perplexity']:.2f} ({held_out['val_pppl_sentences']} sentences)",

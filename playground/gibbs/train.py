@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from ..checks import check_choice, check_float, check_int
 from ..data import load_chinese_sentences
 from ..training import Algorithm, LengthBatches, check_positive, pad_rows, run
 from .evaluate import mlm_scores, pseudo_perplexity, spread
@@ -51,15 +52,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.size not in SIZES:
-            raise ValueError(f"--size must be one of {list(SIZES)}, not {self.size!r}")
+        check_choice("--size", self.size, SIZES)
         check_positive(self, "steps", "batch_size", "min_count", "group", "lr")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
-        if not 0 < self.mask_prob < 1:
-            raise ValueError(f"mask_prob must be in (0, 1), not {self.mask_prob!r}")
+        check_int("warmup", self.warmup, low=0)
+        check_float("dropout", self.dropout, 0, 1, high_open=True)
+        check_float("mask_prob", self.mask_prob, 0, 1, low_open=True, high_open=True)
 
 
 def lr_at(config: TrainConfig, step: int) -> float:

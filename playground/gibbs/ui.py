@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from ..device import MAX_SEED, short_repr
+from ..checks import MAX_SEED, check_choice
 from ..uikit import DEVICE_EVENT, card_markdown, first_result, read_log, scratch_dir, ui_errors
 from . import api
 
@@ -33,14 +33,9 @@ ANNEAL_CHOICES = [("none: constant temperature", "none"), ("linear to 0.1", "lin
 CSS_CLASS = "gibbs-chains"
 
 
-def _check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, not {short_repr(value)}")
-    return value
-
-
 def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed) -> dict:
-    """The raw widget values as ``api.sample`` arguments (the API checks the numbers)."""
+    """The raw widget values as ``api.sample`` arguments (the API checks the numbers and parses
+    ``anneal``, "linear:0.1", as the CLI's ``--anneal`` is parsed)."""
     if template is not None and not isinstance(template, str):
         raise ValueError(f"template must be text, not {type(template).__name__}")
     if isinstance(n, (int, float)) and not isinstance(n, bool) and n > UI_MAX_CHAINS:
@@ -52,8 +47,8 @@ def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, a
     if anneal is not None and not isinstance(anneal, str):
         raise ValueError(f"anneal must be text such as 'linear:0.1' or 'none', not {type(anneal).__name__}")
     return dict(template=(template or None), length=length, n=n, steps=steps, burn_in=burn_in,
-                temperature=temperature, top_k=top_k, order=_check_choice("order", order, api.ORDERS),
-                anneal=api.parse_anneal(anneal), seed=seed)
+                temperature=temperature, top_k=top_k, order=check_choice("order", order, api.ORDERS),
+                anneal=anneal, seed=seed)
 
 
 def _samples_file(texts: list[str], settings: dict) -> str:
@@ -103,16 +98,14 @@ def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order,
     return "\n".join(texts), _samples_file(texts, kwargs)
 
 
+@ui_errors
 def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed,
                 progress=gr.Progress()):
     """Stream the chains: the live view after each step (throttled), then the final texts and a file."""
-    try:
-        kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            stream = api.chain(**kwargs)
-    except ValueError as e:
-        raise gr.Error(str(e)) from None
+    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = api.chain(**kwargs)
     _warn(caught)
     total = int(kwargs["steps"])
     last_sent, step = 0.0, None

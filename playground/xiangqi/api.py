@@ -16,15 +16,14 @@ leads to (``policy.lookahead``) instead of by its probability.
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 import random
 from pathlib import Path
 
 import torch
 
-from ..checkpoints import check_loading_info, checkpoint_dir, restore_hint
-from ..device import check_int, manager, short_repr, validate_seed
+from ..checkpoints import checkpoint_dir, load_saved, read_json
+from ..checks import check_choice, check_float, check_int, short_repr, validate_seed
+from ..device import manager
 from . import policy, rules
 from .board import board_svg  # noqa: F401  (re-exported: part of the tab's API)
 from .models import Vocab
@@ -42,39 +41,27 @@ def model_dir() -> Path:
     return checkpoint_dir(SHIPPED)
 
 
-def _load(folder: Path):
-    import json
+MAKE_HINT = " (Or train one with `python -m playground train xiangqi --export ...`.)"
 
+
+def _load(folder: Path):
     from transformers import AutoModel, AutoModelForCausalLM
 
     from . import modeling  # noqa: F401  (registers the board-aware model with the Auto classes)
 
-    if not folder.is_dir():
-        raise ValueError(f"checkpoint folder {folder} is missing. {restore_hint(folder)}")
-    if not (folder / "config.json").is_file():
-        raise ValueError(f"checkpoint {folder} is incomplete: config.json is missing. {restore_hint(folder)} "
-                         "(Or train one with `python -m playground train xiangqi --export ...`.)")
-    try:
-        board_model = json.loads((folder / "config.json").read_text()).get("model_type") == "xiangqi-gpt"
-        auto = AutoModel if board_model else AutoModelForCausalLM
-        model, info = auto.from_pretrained(folder, use_safetensors=True, dtype=torch.float32,
-                                           output_loading_info=True)
-    except Exception as e:
-        raise ValueError(f"checkpoint {folder} is corrupt or not a causal LM ({type(e).__name__}: {str(e)[:300]}). "
-                         f"{restore_hint(folder)}") from None
-    check_loading_info(folder, info, model)
-    return model
+    # the board-aware GPT is an AutoModel of our own; a move-only one (the write-up's) a GPT-2 LM
+    config = read_json(folder / "config.json")
+    auto = AutoModel if config.get("model_type") == "xiangqi-gpt" else AutoModelForCausalLM
+    return load_saved(lambda src, **kw: auto.from_pretrained(src, use_safetensors=True, dtype=torch.float32,
+                                                             output_loading_info=True, **kw),
+                      folder, "causal LM", make_hint=MAKE_HINT)
 
 
 @functools.lru_cache(maxsize=4)
 def _vocab(folder: Path) -> Vocab:
     from transformers import AutoTokenizer
 
-    try:
-        return Vocab(AutoTokenizer.from_pretrained(folder))
-    except Exception as e:
-        raise ValueError(f"the tokenizer in {folder} cannot be loaded ({type(e).__name__}: {str(e)[:300]}). "
-                         f"{restore_hint(folder)}") from None
+    return Vocab(load_saved(AutoTokenizer.from_pretrained, folder, "tokenizer", required=()))
 
 
 def load_model(folder: str | Path | None = None):
@@ -85,11 +72,7 @@ def load_model(folder: str | Path | None = None):
 
 
 def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) \
-            or not 0 <= temperature <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be a number between 0 and {MAX_TEMPERATURE:g} (0 plays the "
-                         f"model's best move), not {short_repr(temperature)}")
-    return float(temperature)
+    return check_float("temperature", temperature, 0, MAX_TEMPERATURE, note="(0 plays the model's best move)")
 
 
 def _check_running(moves: list[str]) -> dict:
@@ -126,11 +109,10 @@ def default_search(folder=None) -> str:
 
 
 def _check_search(search, folder=None) -> str:
-    if search is None:
+    """None or "default" (the app's spelling): the model's default; else one of ``SEARCHES``."""
+    if search is None or check_choice("search", search, ["default", *SEARCHES],
+                                      note="(or None: the model's default)") == "default":
         return default_search(folder)
-    if search not in SEARCHES:
-        raise ValueError(f"search must be one of {list(SEARCHES)} (or None: the model's default), not "
-                         f"{short_repr(search)}")
     if search == "1-ply" and not has_value_head(folder):
         raise ValueError("search='1-ply' needs a model with a value head (the board-aware GPT); this model "
                          "has none: use search='none'")
@@ -188,7 +170,8 @@ def choose_move(history=(), temperature: float = 0.0, legal_only: bool = True, s
     the model's own choice over every move token, legal or not (to measure how often it is).
     ``search``: "none" (the policy alone), "1-ply" (each legal move scored by the value head at
     the position it leads to, its log-odds taking the place of the log-probability; a model with a
-    value head only) or None for the model's default (``default_search``).
+    value head only) or None (or "default", as the app says) for the model's default
+    (``default_search``).
     """
     moves = rules.parse_history(history)
     _check_running(moves)

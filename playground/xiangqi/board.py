@@ -8,10 +8,9 @@ piece with its legal destinations, and an invisible clickable square over each o
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
+from ..checks import check_int
 from .rules import _FEN_TO_WXF, _NAMES, _NUMERALS, _SQUARE, FILES, START_FEN, _analyse, _board, _short, \
     parse_history, square_of
 
@@ -96,13 +95,8 @@ def _ring(square: str, flip: bool, cls: str, colour: str, r: float = 25, width: 
 
 
 def _check_size(size: Any) -> int:
-    """``size`` (pixels) as an int in [100, 2000], in the style of ``device.check_int``."""
-    if isinstance(size, bool) or not isinstance(size, numbers.Real) or not math.isfinite(size) \
-            or not float(size).is_integer():
-        raise ValueError(f"size must be an integer between 100 and 2000, not {size!r}")
-    if not 100 <= size <= 2000:
-        raise ValueError(f"size must be between 100 and 2000, not {int(size)}")
-    return int(size)
+    """``size`` (pixels) as an int in [100, 2000]."""
+    return check_int("size", size, 100, 2000)
 
 
 def board_svg(history: Any, selected: str | None = None, flip: bool = False, size: int = 450) -> str:

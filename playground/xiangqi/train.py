@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from ..checks import check_choice, check_float, check_int
 from ..data import load_xiangqi_games
 from ..training import Algorithm, LengthBatches, check_positive, pad_rows, run
 from . import rules
@@ -74,24 +75,15 @@ class TrainConfig:
     val_games: int = 200  # scores: held-out games in each validation
 
     def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {list(OBJECTIVES)}, not {self.objective!r}")
-        if self.board not in ("pieces", "none"):
-            raise ValueError(f"board must be pieces or none, not {self.board!r}")
+        check_choice("objective", self.objective, OBJECTIVES)
+        check_choice("board", self.board, ("pieces", "none"))
         check_positive(self, "temperature", "val_games")
-        for name in ("soft_weight", "best_weight", "value_weight"):
-            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) >= 0):
-                raise ValueError(f"{name} must be a number >= 0, not {getattr(self, name)!r}")
-        if not (isinstance(self.legal_weight, (int, float)) and math.isfinite(self.legal_weight)
-                and self.legal_weight >= 0):
-            raise ValueError(f"legal_weight must be a number >= 0, not {self.legal_weight!r}")
-        if self.size not in SIZES:
-            raise ValueError(f"--size must be one of {list(SIZES)}, not {self.size!r}")
+        for name in ("soft_weight", "best_weight", "value_weight", "legal_weight"):
+            check_float(name, getattr(self, name), low=0)
+        check_choice("--size", self.size, SIZES)
         check_positive(self, "legal_positions", "steps", "batch_size", "group", "lr")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0 steps, not {self.warmup!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
+        check_int("warmup", self.warmup, low=0)
+        check_float("dropout", self.dropout, 0, 1, high_open=True)
 
 
 OBJECTIVES = ("moves", "scores")

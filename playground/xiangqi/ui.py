@@ -14,7 +14,7 @@ import uuid
 
 import gradio as gr
 
-from ..device import check_int, short_repr
+from ..checks import check_choice, check_float, check_int
 from ..uikit import DEVICE_EVENT, SelectEvent, card_markdown, first_result, scratch_dir, ui_errors
 from . import api, engine, game, rules
 from .board import board_svg
@@ -38,17 +38,13 @@ CSS = "#xiangqi-board svg { width: 100%; max-width: 520px; height: auto; display
 
 
 def _check_side(side) -> str:
-    if side not in ("red", "black"):
-        raise ValueError(f"side must be 'red' or 'black', not {short_repr(side)}")
-    return side
+    return check_choice("side", side, ("red", "black"))
 
 
 def _search(search):
     """The UI's search choice for the API: "default" (or None) is the model's default."""
-    if search is None or search == "default":
+    if search is None or check_choice("search", search, ["default", *api.SEARCHES]) == "default":
         return None
-    if search not in api.SEARCHES:
-        raise ValueError(f"search must be one of {['default', *api.SEARCHES]}, not {short_repr(search)}")
     return search
 
 
@@ -215,17 +211,16 @@ def xiangqi_export(history: str, side: str):
 
 
 def _opponent(choice: str):
-    if not isinstance(choice, str) or choice not in OPPONENTS:
-        raise gr.Error(f"opponent must be one of {OPPONENTS}, not {short_repr(choice)}")
+    choice = check_choice("opponent", choice, OPPONENTS)
     if choice == "random mover":
         return game.RandomMover(seed=int(time.time()))
     depth = int(choice.rsplit(" ", 1)[1])  # "fairy-stockfish depth N"
     if not engine.available():
-        raise gr.Error(engine.unavailable_reason())
+        raise ValueError(engine.unavailable_reason())
     try:
         return game.EngineMover(depth)
     except engine.EngineMissing as e:  # there, but not a working engine
-        raise gr.Error(str(e)) from None
+        raise ValueError(str(e)) from None
 
 
 def _score_line(game_no: int, games: int, tally: dict) -> str:
@@ -235,20 +230,17 @@ def _score_line(game_no: int, games: int, tally: dict) -> str:
             f"score {score:g}/{played}" if played else f"Game {game_no}/{games}")
 
 
+@ui_errors
 def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4, games: float = 1, search: str | None = None):
     """The model plays ``opponent``: a match of ``games`` games (1-20) from the start, the model
     taking ``model_side`` in the first and the colours swapping each game, streamed move by move
     with the running score (Stop ends it)."""
-    try:
-        model_side = _check_side(model_side)
-        if not isinstance(delay, (int, float)) or not 0 <= delay <= 5:
-            raise ValueError(f"delay must be between 0 and 5 seconds, not {short_repr(delay)}")
-        games = check_int("games", games, 1, MAX_GAMES)
-        search = _search(search)
-        if search is not None:
-            api._check_search(search)
-    except ValueError as e:
-        raise gr.Error(str(e)) from None
+    model_side = _check_side(model_side)
+    delay = check_float("delay", delay, 0, 5, note="(seconds)")
+    games = check_int("games", games, 1, MAX_GAMES)
+    search = _search(search)
+    if search is not None:
+        api._check_search(search)
     mover = _opponent(opponent)
     model = game.ModelMover(search=search)
     tally = {"win": 0, "draw": 0, "loss": 0}
@@ -267,10 +259,8 @@ def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4, games: flo
                 yield " ".join(moves), board_svg(moves, flip=side == "black"), move_table(moves), line
                 if st is None or number < games:
                     time.sleep(delay)  # before the next move
-    except ValueError as e:
-        raise gr.Error(str(e)) from None
-    except TimeoutError as e:  # the engine hung mid-game
-        raise gr.Error(f"Fairy-Stockfish stopped answering: {e}") from None
+    except TimeoutError as e:  # the engine hung mid-game: said on the page (ui_errors), as bad input is
+        raise ValueError(f"Fairy-Stockfish stopped answering: {e}") from None
     finally:
         mover.close()
 
