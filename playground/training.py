@@ -473,7 +473,7 @@ def run(algorithm: Algorithm, out_dir, export_dir=None, max_minutes: float | Non
     summary = {"step": step, "steps": config.steps, "finished": step >= config.steps,
                "wall_minutes": round(elapsed / 60, 2), "cpu_minutes": round(cpu_elapsed / 60, 2),
                "threads": torch.get_num_threads(), "device": str(device), "processes": acc.num_processes,
-               **algorithm.summary(), "config": asdict(config), "command": command}
+               "precision": acc.mixed_precision, **algorithm.summary(), "config": asdict(config), "command": command}
     if main:
         summary.update(last_eval[1] if last_eval[0] == step else algorithm.evaluate())
         (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -178,16 +178,23 @@ def test_every_recorded_training_command_still_parses_and_runs(command, tmp_path
         assert parsed.tab == "classifier" and parsed.epochs == 4 and parsed.threads == 1
         return
     if tab == "xiangqi":
+        from playground.xiangqi.scored import ScoredConfig
         from playground.xiangqi.selfplay import SelfPlayConfig, generate
 
-        generate(tmp_path / "games", 8, SelfPlayConfig(min_depth=1, max_depth=1, max_opening=4), workers=1,
-                 progress=False)
-        args += ["--data-dir", str(tmp_path / "games"), "--size", "tiny", "--batch-size", "4"]
+        scored = "scores" in args  # --objective scores: the board-aware GPT, on engine-scored games
+        games = tmp_path / "games"
+        generate(games, 3 if scored else 8, ScoredConfig(depth=1, max_opening=4) if scored else
+                 SelfPlayConfig(min_depth=1, max_depth=1, max_opening=4), workers=1, progress=False)
+        if scored:  # one held-out game whatever the hash split drew (the run evaluates on it)
+            lines = [line for f in ("train.jsonl", "val.jsonl") for line in open(games / f)]
+            (games / "train.jsonl").write_text("".join(lines[:-1]))
+            (games / "val.jsonl").write_text(lines[-1])
+        args += ["--data-dir", str(games), "--size", "tiny", "--batch-size", "4"]
         if "--init-from" in args:  # continue from a tiny model made the same way
             subprocess.run([sys.executable, "-m", "playground", "train", "xiangqi", "--steps", "1", "--size", "tiny",
                             "--out", str(tmp_path / "base"), "--export", str(tmp_path / "base-export"),
-                            "--data-dir", str(tmp_path / "games"), "--no-progress"], cwd=ROOT, check=True,
-                           capture_output=True)
+                            "--data-dir", str(games), "--no-progress"] + (["--objective", "scores"] if scored else []),
+                           cwd=ROOT, check=True, capture_output=True)
             args[args.index("--init-from") + 1] = str(tmp_path / "base-export")
     if tab in ("ddpm", "eae", "gan", "gibbs"):
         args += ["--batch-size", "8"] + (["--size", "tiny"] if tab in ("ddpm", "gibbs") else [])

@@ -140,6 +140,24 @@ def _match_table(matches: list[dict]) -> list[str]:
     return lines
 
 
+def _stages(earlier: dict) -> list[dict]:
+    """The earlier stages of a continued run, first first: each record may hold the one before it."""
+    chain = []
+    while isinstance(earlier, dict) and earlier:
+        chain.insert(0, earlier)
+        earlier = earlier.get("earlier")
+    return chain
+
+
+def _precision(training: dict, config: dict) -> str:
+    """What the run computed in: the loop records it (``precision``); older records only say what was asked."""
+    used = training.get("precision", "bf16" if config.get("bf16") else "no")
+    if used == "bf16":
+        return "bfloat16 autocast"
+    return ("float32: bfloat16 autocast was asked for, but this CPU has no native bfloat16, where it is slower"
+            if config.get("bf16") else "float32")
+
+
 BOARD_TEXT = ("the 90 points as the side to move sees them (black turned upside down, colours swapped), embedded as "
               "a sum of piece-square vectors and added to the move token at every position")
 
@@ -158,7 +176,8 @@ def render_board_model(folder: Path) -> str:
         "7877), that ranks the legal moves as the write-up plays. What it adds: at every position it also sees the "
         "board, and it learned from Fairy-Stockfish's scores for every legal move, the exact legal set and the "
         "engine's evaluation (a value head), not only from the moves played. `AutoModel` loads this folder once "
-        "`playground.xiangqi` is imported (the classes register themselves; no `trust_remote_code`).", "",
+        "`playground.xiangqi.modeling` is imported (it registers the config and model classes; no "
+        "`trust_remote_code`): `import playground.xiangqi.modeling; AutoModel.from_pretrained(folder)`.", "",
         "## Model", "",
         f"- `XiangqiGPT` (`playground/xiangqi/modeling.py`): a GPT-2 of {model.get('n_layer')} layers, width "
         f"{model.get('n_embd')}, {model.get('n_head')} heads, context {model.get('n_positions')}, vocabulary "
@@ -169,7 +188,8 @@ def render_board_model(folder: Path) -> str:
         "moves), and a value head: the logit of the side to move's expected score.",
         "- Playing: `choose_move(..., search=\"none\")` plays the most likely legal move; `search=\"1-ply\"` "
         "scores each legal move by the value head at the position it leads to (one batch over the cached game; a "
-        "move that leaves the opponent no legal move wins).", "",
+        "move that leaves the opponent no legal move wins). The default is `1-ply`: it scores far higher against "
+        "the random mover (below) within the 300 ms reply budget.", "",
         "## Data", "",
     ]
     for record in data.get("folders", [data] if data else []):
@@ -196,11 +216,19 @@ def render_board_model(folder: Path) -> str:
                      "positions); about 5% of the engine games are held out by a hash of the moves, and the held-out "
                      "figures below are on them.")
     earlier = training.get("earlier", {}) if training else {}
-    if earlier.get("data"):
-        d = earlier["data"]
-        lines.append(f"- The earlier stage (below) trained on {d['games']:,} other engine games ({d['train_positions']:,} "
-                     f"positions; seed {d['seed']}, depth {d['depth']}, {d['core_minutes']:.0f} core-minutes): "
-                     f"`{d['command']}`")
+    chain = _stages(earlier)
+    for i, stage in enumerate(chain):
+        d = stage.get("data")
+        if isinstance(d, dict):  # a snapshot's record carries its data's summary
+            lines.append(f"- Stage {i + 1} (below) trained on {d['games']:,} other engine games ({d['train_positions']:,} "
+                         f"positions; seed {d['seed']}, depth {d['depth']}, {d['core_minutes']:.0f} core-minutes): "
+                         f"`{d['command']}`")
+        else:  # an exported model's record: its data.json travels as data_record
+            records = stage.get("data_record", {}).get("folders", [])
+            lines.append(f"- Stage {i + 1} (below) trained on {stage.get('train_games', 0):,} games "
+                         f"({stage.get('train_positions', 0):,} positions) from `{d}`"
+                         + "".join(f"; `{r.get('command', '')}` ({r.get('core_minutes', 0):.0f} core-minutes)"
+                                   for r in records) + ".")
     if ablation:
         lines += ["", "## Recipe study", "",
                   f"Each configuration trained for the same budget ({ablation['rows'][0].get('step')} steps of "
@@ -215,23 +243,31 @@ def render_board_model(folder: Path) -> str:
         for note in ablation.get("notes", []):
             lines += ["", note]
     lines += ["", "## Training", ""]
-    if earlier:
-        c, v = earlier.get("config", {}), earlier.get("val", {})
+    for i, stage in enumerate(chain):
+        c = stage.get("config", {})
+        v = stage.get("val") or {k: stage.get(k) for k in ("val_soft", "val_top1", "val_raw_legal")}
+        start = "continued from the stage above" if i else "from scratch"
+        if "of_steps" in stage:  # a snapshot: the run was stopped before its planned steps
+            plan = (f"cosine planned over {stage['of_steps']:,} steps and stopped when the held-out loss flattened "
+                    "while the training loss kept falling: more data was worth more than more steps")
+        else:
+            plan = "cosine to a tenth"
         lines.append(
-            f"- Stage 1: {earlier.get('step', 0):,} steps of {c.get('batch_size')} games from scratch (peak rate "
-            f"{c.get('lr'):g}, {c.get('warmup')}-step warm-up, cosine planned over {earlier.get('of_steps', 0):,} steps "
-            f"and stopped when the held-out loss flattened while the training loss kept falling: more data was worth "
-            f"more than more steps); {earlier.get('wall_minutes', 0):.1f} wall minutes, {earlier.get('cpu_minutes', 0):.0f} "
-            f"CPU minutes. Held-out then: soft loss {v.get('val_soft', float('nan')):.3f}, top-1 = engine's best "
-            f"{_pct(v.get('val_top1'))}, raw legality {_pct(v.get('val_raw_legal'))}. Command: `{earlier.get('command', '')}`")
-        lines.append("- Stage 2 (this run) continued from its weights (`--init-from`), with new engine games and the "
-                     "DAgger games:")
+            f"- Stage {i + 1}: {stage.get('step', 0):,} steps of {c.get('batch_size')} games {start} (peak rate "
+            f"{c.get('lr'):g}, {c.get('warmup')}-step warm-up, {plan}); {stage.get('wall_minutes', 0):.1f} wall "
+            f"minutes, {stage.get('cpu_minutes', 0):.0f} CPU minutes. Held-out then: soft loss "
+            f"{v.get('val_soft') or float('nan'):.3f}, top-1 = engine's best {_pct(v.get('val_top1'))}, raw legality "
+            f"{_pct(v.get('val_raw_legal'))}. Command: `{stage.get('command', '')}`")
+    if chain:
+        dagger = any("model" in r.get("config", {}) for r in data.get("folders", [data] if data else []))
+        lines.append(f"- Stage {len(chain) + 1} (this run) continued from its weights (`--init-from`), with new "
+                     "engine games" + (" and the DAgger games:" if dagger else ":"))
     if training:
         lines += [
             f"- {training['step']:,} steps of {config.get('batch_size')} games (AdamW, peak rate {config.get('lr'):g}, "
             f"{config.get('warmup')}-step warm-up then cosine to a tenth; weight decay {config.get('weight_decay')}; "
-            f"dropout {config.get('dropout')}; bfloat16 autocast {'on' if config.get('bf16') else 'off'}); games "
-            "reflected left-right with probability 1/2.",
+            f"dropout {config.get('dropout')}; {_precision(training, config)}); games reflected left-right with "
+            "probability 1/2.",
             f"- Loss per position: {config.get('soft_weight'):g} x soft policy (softmax of the move scores at "
             f"{config.get('temperature'):g} cp) + {config.get('best_weight'):g} x best move + "
             f"{config.get('legal_weight'):g} x legal mass + {config.get('value_weight'):g} x value (binary "
@@ -245,8 +281,11 @@ def render_board_model(folder: Path) -> str:
         for note in training.get("notes", []):
             lines.append(f"- {note}")
         data_minutes = sum(r.get("core_minutes", 0) for r in data.get("folders", [data] if data else []))
-        data_minutes += earlier.get("data", {}).get("core_minutes", 0)
-        train_minutes = training.get("cpu_minutes", 0) + earlier.get("cpu_minutes", 0)
+        for stage in chain:
+            d = stage.get("data")
+            data_minutes += (d.get("core_minutes", 0) if isinstance(d, dict) else
+                             sum(r.get("core_minutes", 0) for r in stage.get("data_record", {}).get("folders", [])))
+        train_minutes = training.get("cpu_minutes", 0) + sum(stage.get("cpu_minutes", 0) for stage in chain)
         lines.append(f"- Budget, all stages: data {data_minutes:.0f} core-minutes + training {train_minutes:.0f} CPU "
                      f"minutes = {(data_minutes + train_minutes) / 60:.1f} CPU-hours.")
     lines += ["", "## Evaluation", ""]
@@ -268,6 +307,8 @@ def render_board_model(folder: Path) -> str:
                   f"The model this one replaced (`{baseline.get('command')}`): raw legality "
                   f"{_pct(baseline.get('legality', {}).get('raw_legal'))}.", ""]
         lines += _match_table(baseline.get("matches", []))
+        for note in baseline.get("notes", []):
+            lines += ["", note]
     lines += ["", "## Files", "", "`loss.csv`: step, loss and its four terms, top-1 agreement and raw legality of "
               "the batch, learning rate, minutes, and the held-out figures where measured. `training.json`: the "
               "training record this card is written from; `data.json`: the data record; `ablation.json`: the recipe "

@@ -252,7 +252,9 @@ class ScoredAlgorithm(Algorithm):
                "data": str(self.data_dir)}
         if self.config.init_from:  # the run this one continued: its own record travels with the weights
             source = Path(self.config.init_from)
-            earlier = read_json(source / "snapshot.json") or read_json(source / "training.json")
+            earlier = read_json(source / "snapshot.json")
+            if not earlier and (source / "training.json").exists():  # an exported model: its data record too
+                earlier = {**read_json(source / "training.json"), "data_record": read_json(source / "data.json")}
             if earlier:
                 out["earlier"] = earlier
         return out
