@@ -117,6 +117,14 @@ def test_gpu_decorator_noop_off_zero_gpu(monkeypatch):
     assert mgr.gpu(f) is f
 
 
+def _zero_gpu_manager(monkeypatch, fake, GPU) -> DeviceManager:
+    """A manager that believes it runs on ZeroGPU, with ``GPU`` as the fake ``spaces.GPU``."""
+    fake.GPU = GPU
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    return DeviceManager(device="cpu")
+
+
 def test_gpu_decorator_uses_spaces_on_zero_gpu(monkeypatch):
     wrapped = []
     fake = types.ModuleType("spaces")
@@ -128,10 +136,7 @@ def test_gpu_decorator_uses_spaces_on_zero_gpu(monkeypatch):
 
         return deco
 
-    fake.GPU = GPU
-    monkeypatch.setitem(sys.modules, "spaces", fake)
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    mgr = DeviceManager(device="cpu")
+    mgr = _zero_gpu_manager(monkeypatch, fake, GPU)
     assert mgr.zero_gpu
 
     @mgr.gpu
@@ -220,10 +225,7 @@ def test_gpu_decorator_passes_generator_functions_to_spaces(monkeypatch):
 
         return deco
 
-    fake.GPU = GPU
-    monkeypatch.setitem(sys.modules, "spaces", fake)
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    mgr = DeviceManager(device="cpu")
+    mgr = _zero_gpu_manager(monkeypatch, fake, GPU)
 
     @mgr.gpu(duration=120)
     def frames(n):
