@@ -84,7 +84,12 @@ def cmd_bench(args) -> int:
     if args.load:  # only the load test: N concurrent users through a launched app
         from .bench import bench_load
 
-        report = bench_load(args.load, url=args.url)
+        if args.mixed:
+            from .bench import bench_mixed
+
+            report = bench_mixed(args.load, args.mixed, url=args.url)
+        else:
+            report = bench_load(args.load, url=args.url)
         return 1 if any(r["failures"] for r in report.values()) else 0
     from .device import manager
 
@@ -163,6 +168,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true", help="also time the endpoints through a launched app")
     p.add_argument("--load", type=int, default=0, metavar="USERS",
                    help="only the load test: USERS concurrent gradio_client users over the tabs' main endpoints")
+    p.add_argument("--mixed", type=int, default=0, metavar="HEAVY",
+                   help="with --load: under a Space's limits, HEAVY of the USERS clients send the heaviest request "
+                        "the work budget allows, the others light ones (beside an all-light burst)")
     p.add_argument("--url", default=None, help="--load against this running app instead of launching one")
     for name in tabs.names("add_bench_arguments"):
         tabs.get(name).entry.add_bench_arguments(p)

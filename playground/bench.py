@@ -6,6 +6,10 @@
 * ``--load N``: N concurrent users, each with its own client, spread over the tabs' main
   endpoints (from the registry, ``playground.tabs``) with the UI's default inputs; the same N calls one after another for comparison.
   Every output is checked (image files open whole, counts right); p50 and max latency printed.
+* ``--load N --mixed H``: under a Space's limits (``SYSTEM=spaces``: the strict work budget), H of
+  the N clients send the heaviest request the budget allows (``heaviest_allowed``) while the
+  other N - H send the light main calls; their latency is printed beside an all-light burst of N
+  on the same server: what a visitor feels while others ask for the most they may.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ class App:
     """``python app.py`` in a subprocess on a free port, as users run it (the clients then do not
     share the server's interpreter and its GIL). ``root``: the checkout whose app.py to run."""
 
-    def __init__(self, root: str | Path | None = None, timeout: float = 180):
+    def __init__(self, root: str | Path | None = None, timeout: float = 180, env: dict | None = None):
         import os
         import socket
         import subprocess
@@ -43,7 +47,7 @@ class App:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+        env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", **(env or {}))
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{port}/"
@@ -72,12 +76,14 @@ def _ms(seconds: float) -> str:
     return f"{1000 * seconds:8.1f} ms"
 
 
-def check_output(api_name: str, result) -> None:
+def check_output(api_name: str, result, images: int | None = None) -> None:
     """Raise if an endpoint's result is not whole: every image file opens and has all its
-    pixels, galleries hold the number of images asked for."""
+    pixels, galleries hold the number of images asked for (``images``; default: the main call's)."""
     from PIL import Image
 
     expected = tabs.expected_images()
+    if images is not None:
+        expected[api_name] = images
     if api_name in expected:
         items = result
         if len(items) != expected[api_name]:
@@ -157,26 +163,8 @@ def bench_load(users: int, url: str | None = None) -> dict:
                     sequential.append(time.perf_counter() - t1)
                 seq_total = time.perf_counter() - t0
 
-                latencies, errors = [None] * users, []
-                barrier = threading.Barrier(users + 1)
-
-                def user(i: int) -> None:
-                    api_name, args = calls[i]
-                    barrier.wait()
-                    t1 = time.perf_counter()
-                    try:
-                        check_output(api_name, clients[i].predict(*args, api_name=f"/{api_name}"))
-                    except Exception as e:  # reported below; the burst goes on
-                        errors.append(f"user {i} /{api_name}: {type(e).__name__}: {e}")
-                    latencies[i] = time.perf_counter() - t1
-
-                threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-                for t in threads:
-                    t.start()
-                barrier.wait()
                 t0 = time.perf_counter()
-                for t in threads:
-                    t.join()
+                latencies, errors = _burst(clients, calls, "user")
                 burst = time.perf_counter() - t0
                 row = {"users": users, "sequential_s": seq_total, "burst_s": burst, "ratio": burst / seq_total,
                        "p50_s": statistics.median(latencies), "max_s": max(latencies),
@@ -191,3 +179,98 @@ def bench_load(users: int, url: str | None = None) -> dict:
         if app is not None:
             app.close()
     return report
+
+
+def heaviest_allowed(budget: float) -> tuple[str, tuple]:
+    """The heaviest request a work budget (seconds) lets through: the DDPM tab's faithful sampler
+    (the costliest unit here), 1000 steps on as many images as the budget allows (fewer steps on
+    one image when not even one fits)."""
+    from .ddpm.tab import COST, MAIN
+
+    evaluations = int(budget / COST.seconds_per_unit)
+    steps, n = (1000, min(256, evaluations // 1000)) if evaluations >= 1000 else (max(1, evaluations), 1)
+    _, _, eta, seed, _ = MAIN[1]
+    return MAIN[0], ("ddpm", steps, eta, seed, n)
+
+
+def _burst(clients: list, calls: list, label: str, images: int | None = None) -> tuple[list[float], list[str]]:
+    """Every client makes its call at once (a barrier); returns the latencies and the errors
+    (``images``: the gallery size each call asks for, if not the main call's)."""
+    latencies, errors = [None] * len(calls), []
+    barrier = threading.Barrier(len(calls) + 1)
+
+    def user(i: int) -> None:
+        api_name, args = calls[i]
+        barrier.wait()
+        t1 = time.perf_counter()
+        try:
+            check_output(api_name, clients[i].predict(*args, api_name=f"/{api_name}"), images)
+        except Exception as e:  # reported by the caller; the burst goes on
+            errors.append(f"{label} {i} /{api_name}: {type(e).__name__}: {e}")
+        latencies[i] = time.perf_counter() - t1
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    return latencies, errors
+
+
+def bench_mixed(users: int, heavy: int, url: str | None = None, budget: float | None = None) -> dict:
+    """``heavy`` clients send the heaviest request allowed while ``users - heavy`` send light main
+    calls, under a Space's limits; beside an all-light burst of ``users`` on the same server.
+    ``budget``: size the heavy request for this many seconds instead of the server's budget."""
+    from gradio_client import Client
+
+    from . import limits
+
+    if not 0 < heavy < users:
+        raise ValueError(f"--mixed must be between 1 and USERS - 1 ({users - 1}), not {heavy}")
+    app = None
+    if url is None:
+        app = App(env={"SYSTEM": "spaces"})
+        url = app.url
+    try:
+        clients = [Client(url, verbose=False, download_files=False, ssl_verify=SSL_CONTEXT) for _ in range(users)]
+        in_force = clients[0].predict(api_name="/system_status")["limits"]
+        main_calls = tabs.main_calls()
+        for api_name, args in main_calls:  # warm every model
+            clients[0].predict(*args, api_name=f"/{api_name}")
+        heavy_call = heaviest_allowed(budget or in_force["work budget (s)"] or limits.SPACE_BUDGET_S)
+        print(f"server: {url} (work budget per request: {in_force['work budget per request']}); "
+              f"heavy request: /{heavy_call[0]} {heavy_call[1]}")
+        light = [main_calls[i % len(main_calls)] for i in range(users)]
+        latencies, errors = _burst(clients, light, "light")
+        report = {"all light": {"users": users, "p50_s": statistics.median(latencies), "max_s": max(latencies),
+                                "failures": len(errors)}}
+
+        heavy_out: dict = {}
+
+        def heavy_burst():
+            heavy_out["latencies"], heavy_out["errors"] = _burst(clients[:heavy], [heavy_call] * heavy, "heavy",
+                                                                 images=heavy_call[1][-1])
+
+        runner = threading.Thread(target=heavy_burst)
+        runner.start()
+        time.sleep(2.0)  # the heavy requests are under way
+        light_latencies, light_errors = _burst(clients[heavy:], light[:users - heavy], "light")
+        runner.join()
+        errors += light_errors + heavy_out["errors"]
+        report["mixed, light clients"] = {"users": users - heavy, "p50_s": statistics.median(light_latencies),
+                                          "max_s": max(light_latencies), "failures": len(light_errors)}
+        report["mixed, heavy clients"] = {"users": heavy, "p50_s": statistics.median(heavy_out["latencies"]),
+                                          "max_s": max(heavy_out["latencies"]), "failures": len(heavy_out["errors"])}
+        for label, row in report.items():
+            print(f"{label:22s}: {row['users']:2d} users, latency p50 {row['p50_s']:6.2f} s, max {row['max_s']:6.2f} s; "
+                  f"failures {row['failures']}")
+        ratio = report["mixed, light clients"]["p50_s"] / report["all light"]["p50_s"]
+        print(f"light p50 with {heavy} heavy clients: {ratio:.2f}x the all-light p50 (goal: within 2x)")
+        for e in errors[:5]:
+            print("   ", e)
+        return report
+    finally:
+        if app is not None:
+            app.close()
+

@@ -263,3 +263,20 @@ def read_json(path: Path) -> dict:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # ValueError: undecodable bytes, invalid JSON
         return {}
+
+
+# The Hub metadata of the playground's model cards (``huggingface_hub.ModelCard`` reads it).
+FASHION_MNIST = "zalando-datasets/fashion_mnist"  # MIT-licensed (Zalando Research): the image models may be MIT too
+
+
+def hub_metadata(library_name: str, tags: list[str], license: str = "mit", datasets: list[str] | None = None,
+                 pipeline_tag: str | None = None, **more) -> list[str]:
+    """A model card's front matter (the lines between and including the two ``---``), written by
+    ``huggingface_hub.ModelCardData``: license, library, datasets, pipeline tag, tags and ``more``
+    (``language``, ``license_name``, ``license_link``)."""
+    from huggingface_hub import ModelCardData
+
+    data = ModelCardData(library_name=library_name, license=license, datasets=datasets, pipeline_tag=pipeline_tag,
+                         tags=[*tags, "generative-model-playground"], **more)
+    return ["---", *data.to_yaml().splitlines(), "---"]
+

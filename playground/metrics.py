@@ -105,7 +105,13 @@ def train_classifier(out_dir="checkpoints/fmnist-classifier", epochs: int = 4, b
 
 
 def _classifier_card(s: dict) -> str:
-    return f"""# Fashion-MNIST feature classifier
+    from .checkpoints import FASHION_MNIST, hub_metadata
+
+    header = "\n".join(hub_metadata("pytorch", ["fashion-mnist", "image-metrics"], datasets=[FASHION_MNIST],
+                                     pipeline_tag="image-classification"))
+    return f"""{header}
+
+# Fashion-MNIST feature classifier
 
 The feature extractor behind the playground's image-quality metrics (Frechet distance, KID,
 k-NN precision/recall): `playground.metrics.FashionClassifier`, three 3x3 conv layers with

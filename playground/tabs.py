@@ -9,7 +9,8 @@ its trainer, its API and two modules this registry reads:
 * ``tab.py`` with ``MAIN``: ``(api_name, default inputs, images returned or None)`` of the main
   endpoint (bench and load test); ``training()`` returning a ``cliargs.Training`` (for ``train``);
   ``add_eval_arguments(parser)`` and ``evaluate(args, command) -> int`` (for ``eval``);
-  ``bench_cases() -> [(name, fn)]`` (for ``bench``). Optional hooks add commands the same way:
+  ``bench_cases() -> [(name, fn)]`` (for ``bench``); ``COST``, a ``limits.Cost``: the unit its endpoints'
+  work is counted in and each endpoint's count (the work budget of a public server). Optional hooks add commands the same way:
   ``add_data_arguments`` / ``make_data`` (``data``), ``add_sample_arguments`` / ``sample`` (``sample``).
   A hook a tab does not define is a command the tab does not have.
 
@@ -88,6 +89,17 @@ def main_calls() -> list[tuple[str, tuple]]:
 
 def expected_images() -> dict[str, int]:
     return {t.entry.MAIN[0]: t.entry.MAIN[2] for t in app_tabs() if t.entry.MAIN[2]}
+
+
+def costs() -> dict:
+    """api_name -> the ``limits.Cost`` its tab declares (``COST`` in its ``tab.py``): how the app's
+    work budget counts what a request asks for. An endpoint not listed is not costed."""
+    found = {}
+    for tab in app_tabs():
+        cost = getattr(tab.entry, "COST", None)
+        if cost is not None:
+            found.update(dict.fromkeys(cost.endpoints, cost))
+    return found
 
 
 def handlers() -> dict:

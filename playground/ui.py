@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gradio as gr
 
+from . import limits
 from .device import manager
 from .uikit import DEVICE_EVENT, INTRO, TITLE, WORKERS, Blocks, launch, serve_outputs  # noqa: F401  (launch: app.py and the CLI use it)
 
 
 def system_status() -> dict:
-    """The device manager's state: device, loaded models, memory."""
-    return manager.status()
+    """The device manager's state (device, loaded models, memory) and the limits in force."""
+    return {**manager.status(), "limits": limits.describe()}
 
 
 def build_demo() -> gr.Blocks:
@@ -29,7 +30,8 @@ def build_demo() -> gr.Blocks:
     serve_outputs()
     # every output file is unique (request ids), so Gradio's cache is swept hourly
     # uikit.Blocks: a malformed file or example payload gets a clear gr.Error, not Gradio's bare "Error"
-    with Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
+    # uikit.Blocks: a request over the work budget (limits) is refused before it runs
+    with Blocks(title=TITLE, delete_cache=(3600, 3600), costs=tabs.costs()) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             # each tab returns its first result (loader, output), shown on page load without a click
@@ -45,5 +47,5 @@ def build_demo() -> gr.Blocks:
         for tab, (load, output) in first.items():
             demo.load(load, None, output, api_name=f"{tab}_first_result", api_visibility="undocumented",
                       **DEVICE_EVENT)
-    demo.queue(default_concurrency_limit=WORKERS)
+    demo.queue(default_concurrency_limit=WORKERS, max_size=limits.queue_size())
     return demo

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from . import limits
 from .checks import MAX_SEED, check_int, short_repr
 from .device import manager
 from .images import save_png
@@ -103,10 +104,26 @@ def warm_up() -> None:
             print(f"warm-up: {load.__name__}: {type(e).__name__}: {e}")
 
 
+def mcp_enabled() -> bool:
+    """Serve every documented endpoint as an MCP tool (``/gradio_api/mcp/``), unless
+    ``PLAYGROUND_MCP=0`` or the ``mcp`` package (``gradio[mcp]``) is missing."""
+    if os.environ.get("PLAYGROUND_MCP", "1").strip().lower() in ("0", "off", "no", "false"):
+        return False
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        print("MCP tools off: the mcp package is not installed (pip install 'gradio[mcp]')")
+        return False
+    return True
+
+
 def launch(demo: gr.Blocks, **kwargs):
-    """``demo.launch`` with the playground's CSS (Gradio 6 takes CSS at launch); once the
-    port is open, the tabs' first results are computed in a background thread."""
+    """``demo.launch`` with the playground's CSS (Gradio 6 takes CSS at launch), the upload size
+    limit (``limits.max_file_size``) and the MCP server (``mcp_enabled``); once the port is open,
+    the tabs' first results are computed in a background thread."""
     block = not kwargs.pop("prevent_thread_lock", False)
+    kwargs.setdefault("max_file_size", limits.max_file_size())
+    kwargs.setdefault("mcp_server", mcp_enabled())
     result = demo.launch(css=CSS, prevent_thread_lock=True, **kwargs)
     threading.Thread(target=warm_up, name="playground-warm-up", daemon=True).start()
     if block:
@@ -166,10 +183,30 @@ def is_app_file(path) -> bool:
         return False
 
 
+_FILE_ROUTE = "/gradio_api/file="
+
+
+def own_file(url: str) -> str | None:
+    """The path of a file of this app named by its URL (``.../gradio_api/file=<path>``: what Gradio's
+    MCP upload tool returns for a file it uploaded), or None. The URL is never fetched: the path is
+    read from it, and still has to be a file uploaded to this app or handed out by it."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        route = urlsplit(url).path
+    except ValueError:
+        return None
+    if _FILE_ROUTE not in route:
+        return None
+    path = unquote(route.split(_FILE_ROUTE, 1)[1])
+    return path if is_app_file(path) else None
+
+
 def check_file_payload(name: str, value, what: str = "an image file", multiple: bool = False) -> None:
     """``value`` as sent for a file input: None, or a Gradio FileData payload (a list of them when
     ``multiple``) naming a file uploaded to this app or handed out by it. Else a ``gr.Error``
-    saying what is accepted. A URL is refused (never fetched) and a server path never opened."""
+    saying what is accepted. A URL is refused (never fetched) unless it names a file of this app
+    (``own_file``), and a server path never opened."""
     if value is None:
         return
     if multiple and not isinstance(value, list):
@@ -179,8 +216,12 @@ def check_file_payload(name: str, value, what: str = "an image file", multiple: 
         if not isinstance(path, str) or (item.get("meta") or {}).get("_type") != "gradio.FileData":
             raise gr.Error(f"{name} must be {what} uploaded to this app ({UPLOAD_HINT}), not {short_repr(item)}")
         if _URL.match(path):
-            raise gr.Error(f"{name}: URLs are not fetched ({short_repr(path)}); download the file and upload it "
-                           f"({UPLOAD_HINT})")
+            own = own_file(path)
+            if own is None:
+                raise gr.Error(f"{name}: URLs are not fetched ({short_repr(path)}); download the file and upload "
+                               f"it ({UPLOAD_HINT})")
+            item["path"], item["url"] = own, None  # read where it lies, never fetched
+            path = own
         if not is_app_file(path):
             raise gr.Error(f"{name}: {short_repr(path)} is not a file uploaded to this app; upload it ({UPLOAD_HINT})")
 
@@ -215,15 +256,50 @@ class SelectEvent(gr.EventData):
 
 
 class Blocks(gr.Blocks):
-    """``gr.Blocks`` that checks the file and example payloads a client sends before Gradio does
-    (``check_payloads``). Gradio refuses malformed ones too, but a client only sees "Error" (and
-    Gradio would fetch a URL); here each gets a ``gr.Error`` naming the parameter and saying what
-    is accepted. Values Gradio never checks (numbers, text) are the handlers' business."""
+    """``gr.Blocks`` that checks what a client sends before Gradio does:
+
+    * the file and example payloads (``check_payloads``). Gradio refuses malformed ones too, but a
+      client only sees "Error" (and Gradio would fetch a URL); here each gets a ``gr.Error`` naming
+      the parameter and saying what is accepted. Values Gradio never checks (numbers, text) are
+      the handlers' business;
+    * the work a request asks for, against the server's budget (``limits``; ``costs``: api_name ->
+      the tab's ``limits.Cost``, from the registry), before any of it is done.
+
+    A full queue answers with a message that says so (``limits.queue_full_message``)."""
+
+    def __init__(self, *args, costs: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.costs = dict(costs or {})
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         if not explicit_call:  # explicit calls: the app's own (example caching, demo(...))
             check_payloads(block_fn, inputs)
+            check_work(block_fn.api_name, inputs, self.costs)
         return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+
+    def queue(self, *args, **kwargs):
+        result = super().queue(*args, **kwargs)
+        queue = self._queue
+        push = queue.push
+
+        async def push_or_say_full(*a, **kw):
+            ok, detail, kind = await push(*a, **kw)
+            if kind == "queue_full":
+                detail = limits.queue_full_message(queue.max_size)
+            return ok, detail, kind
+
+        queue.push = push_or_say_full
+        return result
+
+
+def check_work(api_name: str | None, inputs: list, costs: dict) -> None:
+    """A ``gr.Error`` for a request whose estimated work is over the budget (``limits.check``)."""
+    if api_name not in costs:
+        return
+    try:
+        limits.check(costs[api_name], api_name, list(inputs))
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
 
 
 def card_markdown(folder: Path) -> str:

@@ -18,13 +18,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """The real app (`python app.py`) launched in a subprocess on a free port."""
+def start_app(extra_env: dict | None = None, log_name: str = "test-app.log"):
+    """Launch the real app (`python app.py`) in a subprocess on a free port, with ``extra_env``;
+    yields its URL, stops it afterwards (a generator for fixtures)."""
     port = _free_port()
-    # 4 concurrent workers: concurrency tests then really overlap on the server
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", PLAYGROUND_CONCURRENCY="4")
-    log = open(ROOT / "runs" / "test-app.log", "w") if (ROOT / "runs").is_dir() else subprocess.DEVNULL
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", **(extra_env or {}))
+    log = open(ROOT / "runs" / log_name, "w") if (ROOT / "runs").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
@@ -45,6 +44,13 @@ def app_url():
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real app (`python app.py`) launched in a subprocess on a free port."""
+    # 4 concurrent workers: concurrency tests then really overlap on the server
+    yield from start_app({"PLAYGROUND_CONCURRENCY": "4"})
 
 
 @pytest.fixture(scope="session")

@@ -197,6 +197,9 @@ def test_bad_inputs_raise_clear_errors(tiny, kwargs, match):
         (lambda m: ddpm.interpolate(np.zeros((28, 28)), np.zeros((28, 28)), t0=0, model=m), "t0 must be between 1"),
         (lambda m: ddpm.interpolate(np.zeros((28, 28)), np.zeros((28, 28)), t0=1000, model=m), "t0 must be between"),
         (lambda m: ddpm.interpolate(np.zeros((28, 28)), np.zeros((28, 28)), points=1, model=m), "points must be"),
+        # 5 DDIM steps run at 999, 799, ... 199: none at or below t0 = 100 (an IndexError before issue 24)
+        (lambda m: ddpm.interpolate(np.zeros((28, 28)), np.zeros((28, 28)), t0=100, steps=5, model=m),
+         "t0 100 is below every step"),
     ],
 )
 def test_bad_frames_and_interpolation_inputs(tiny, call, match):

@@ -35,3 +35,35 @@ def test_dcgan_beats_the_baseline_by_a_wide_margin(scores):
 def test_every_class_is_generated(scores):
     # no mode collapse: each of the 10 classes is at least 2% of dcgan's samples
     assert min(scores["dcgan"]["class_histogram"].values()) > 0.02
+
+
+# Issue 24: the Hub reads each card's metadata; what each shipped model must declare
+HUB_FIELDS = {
+    "gan-dcgan": ("pytorch", "mit", "unconditional-image-generation"),
+    "gan-su2017": ("pytorch", "mit", "unconditional-image-generation"),
+    "ddpm-fashion": ("diffusers", "mit", "unconditional-image-generation"),
+    "eae-eae": ("pytorch", "mit", "unconditional-image-generation"),
+    "eae-ae-bn": ("pytorch", "mit", "unconditional-image-generation"),
+    "eae-vae": ("pytorch", "mit", "unconditional-image-generation"),
+    "fmnist-classifier": ("pytorch", "mit", "image-classification"),
+    "gibbs-bert": ("transformers", "other", "fill-mask"),  # the corpus states no license: said in the card
+    "xiangqi-gpt": ("transformers", "mit", None),  # no pipeline tag fits a chess policy
+}
+
+
+def test_every_card_has_hub_metadata():
+    from pathlib import Path
+
+    from huggingface_hub import ModelCard
+
+    root = Path(__file__).resolve().parent.parent / "checkpoints"
+    assert {p.parent.name for p in root.glob("*/README.md")} == set(HUB_FIELDS)
+    for name, (library, license, pipeline_tag) in HUB_FIELDS.items():
+        card = ModelCard.load(root / name / "README.md")
+        data = card.data
+        assert (data.library_name, data.license, data.pipeline_tag) == (library, license, pipeline_tag), name
+        if name.startswith(("gan", "ddpm", "eae", "fmnist")):
+            assert data.datasets == ["zalando-datasets/fashion_mnist"], name
+        if license == "other":
+            assert data.license_name and data.license_link and "## License" in card.text, name
+        assert "generative-model-playground" in data.tags, name

@@ -201,16 +201,13 @@ def _as_model_input(image, unet) -> torch.Tensor:
 
 
 @manager.gpu(duration=120)
-def _interpolate(model: str, xa: torch.Tensor, xb: torch.Tensor, points: int, t0: int, steps: int, seed: int):
+def _interpolate(model: str, xa: torch.Tensor, xb: torch.Tensor, points: int, start: int, steps: int, seed: int):
     unet = load_unet(model)
     sched = unet.noise_scheduler
     g = manager.generator(seed)
     noise = torch.randn((1, *_shape(unet)), generator=g)
-    # noise both images to the first timestep the sampler will run at or below t0, with the same
-    # noise, so every mix sits exactly at that noise level; then mix and denoise (DDIM, eta 0)
-    probe = make_sampler(sched, "ddim")
-    probe.set_timesteps(steps)
-    start = int(probe.timesteps[probe.timesteps <= t0][0])
+    # both images noised to ``start`` with the same noise, so every mix sits exactly at that noise
+    # level; then mixed and denoised (DDIM, eta 0)
     lam = torch.linspace(0, 1, points)[:, None, None, None]
     x0 = (1 - lam) * xa[None] + lam * xb[None]
     xt = sched.add_noise(x0, noise.expand_as(x0), torch.full((points,), start))
@@ -240,8 +237,16 @@ def interpolate(image_a, image_b, t0: int = 500, steps: int = 25, seed: int | No
     points = check_int("points", points, 2, 32)
     seed = validate_seed(seed)
     check_choice("output_type", output_type, OUTPUT_TYPES)
+    # the first timestep the sampler runs at or below t0
+    probe = make_sampler(unet.noise_scheduler, "ddim")
+    probe.set_timesteps(steps)
+    below = probe.timesteps[probe.timesteps <= t0]
+    if len(below) == 0:
+        raise ValueError(f"t0 {t0} is below every step of a {steps}-step DDIM schedule (the lowest is "
+                         f"{int(probe.timesteps.min())}): raise t0 or the steps")
+    start = int(below[0])
     xa, xb = _as_model_input(image_a, unet), _as_model_input(image_b, unet)
-    images, start = _interpolate(model, xa, xb, points, t0, steps, seed)
+    images, start = _interpolate(model, xa, xb, points, start, steps, seed)
     if output_type == "np":
         return images
     return to_pil(images, [_params(model, t0=t0, t_start=start, steps=steps, seed=seed, mix=round(k / (points - 1), 4))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checkpoints import read_json
+from ..checkpoints import FASHION_MNIST, hub_metadata, read_json
 
 SCHEDULE_TEXT = {
     "su": "the write-up's: beta_t = 0.02 t / T, linear from 2e-5 to 0.02, T = 1000",
@@ -39,12 +39,8 @@ def render(folder: Path) -> str:
     schedule = config.get("schedule", "?")
     unet = read_json(folder / "unet" / "config.json")
     lines = [
-        "---",
-        "library_name: diffusers",
-        "pipeline_tag: unconditional-image-generation",
-        "datasets: [fashion_mnist]",
-        "tags: [ddpm, diffusion, fashion-mnist, playground]",
-        "---",
+        *hub_metadata("diffusers", ["ddpm", "diffusion", "fashion-mnist"], datasets=[FASHION_MNIST],
+                      pipeline_tag="unconditional-image-generation"),
         "",
         f"# DDPM on Fashion-MNIST ({schedule} schedule)",
         "",

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import math
+
 from ..cliargs import Training
+from ..limits import Cost, units
 
 MAIN = ("ddpm_generate", ("dpm++", 25, 0.0, 0, 16), 16)  # api_name, the UI's default inputs, images returned
 TABLE = "ddpm:1000@500,dpm++:25@500,ddim:10,ddim:25,ddim:50,dpm++:10,dpm++:25,dpm++:50"
+
+COST = Cost(
+    # one U-Net call on one 28x28 image: 10,000 images x 25 steps in about 18 minutes (README)
+    unit="U-Net evaluations of one image", seconds_per_unit=0.005,
+    endpoints={
+        "ddpm_generate": ("steps x n", lambda sampler, steps, eta, seed, n: units(steps) * units(n)),
+        "ddpm_frames": ("steps x n", lambda sampler, steps, eta, seed, n: units(steps) * units(n)),
+        # DDIM over the whole schedule, only the steps below t0 run, for each mix
+        "ddpm_interpolate": ("(steps x t0 / 1000 + 1) x points", lambda a, b, t0, steps, points, seed=0: (
+            math.ceil(units(steps) * units(t0) / 1000) + 1) * units(points)),
+    },
+    fewer="fewer steps or images (dpm++ at 25 steps is as good as the faithful 1000)",
+    unlimited="playground.ddpm.generate(n=..., steps=..., sampler=...) in Python",
+)
 
 
 def training() -> Training:

@@ -57,14 +57,35 @@ def _upload_image(value, name: str) -> Image.Image:
 
 @ui_errors
 def ddpm_preset(preset: str):
-    """The sampler and step count of a preset."""
+    """The sampler and step count of a preset (the Preset choice fills the Sampler and Steps boxes).
+
+    Args:
+        preset: "fast" (dpm++, 10 steps), "balanced" (dpm++, 25 steps; the default) or "faithful" (ddpm, 1000 steps).
+
+    Returns:
+        the sampler: "dpm++" or "ddpm"
+        the number of steps: 10, 25 or 1000
+    """
     sampler, steps = api.PRESETS[check_choice("preset", preset, api.PRESETS)]
     return sampler, steps
 
 
 @ui_errors
 def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float):
-    """``n`` samples (up to 256 here; 10,000 through the Python API), no preview."""
+    """``n`` samples (up to 256 here; 10,000 through the Python API), no preview: 28x28 greyscale
+    Fashion-MNIST images from the shipped DDPM. The same arguments always give the same images.
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        sampler: "ddpm" (ancestral, the write-up's loop), "ddim" or "dpm++" (DPM-Solver++; the default).
+        steps: denoising steps, an integer from 1 to 1000 (the schedule's T); default 25.
+        eta: DDIM's stochasticity, a number from 0 (deterministic; the default) to 1; the other samplers ignore it.
+        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+        n: the number of images, an integer from 1 to 256 (default 16).
+
+    Returns:
+        the samples as PNG files (a gallery), each recording its sampler, steps, eta, seed and index
+    """
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
     images = api.generate(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed)
@@ -75,7 +96,22 @@ def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float)
 @ui_errors
 def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, progress=gr.Progress()):
     """Stream the denoising: after each step the noisy images x_t and the model's estimate of
-    the clean images, side by side; at the end the samples, the scrubbable frames and a GIF."""
+    the clean images, side by side; at the end the samples, the scrubbable frames and a GIF.
+    Long runs stream about 100 of their steps. The last x_t equals ddpm_generate's images for the same arguments.
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        sampler: "ddpm" (ancestral, the write-up's loop), "ddim" or "dpm++" (DPM-Solver++; the default).
+        steps: denoising steps, an integer from 1 to 1000 (the schedule's T); default 25.
+        eta: DDIM's stochasticity, a number from 0 (deterministic; the default) to 1; the other samplers ignore it.
+        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+        n: the number of images, an integer from 1 to 64 (default 16).
+
+    Returns:
+        the grid of the noisy images x_t (PNG), updated at each streamed step
+        the grid of the model's estimates of the clean images x0 (PNG), likewise
+        at the end only: the samples as PNG files (a gallery), the denoising GIF (a file) and the scrub slider
+    """
     stream = api.frames(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed, output_type="np")
     saved, xt, x0, total, info = [], None, None, 1, {}
     keep_every = 1
@@ -118,7 +154,24 @@ def ddpm_scrub(index: float, saved: list):
 
 @ui_errors
 def ddpm_interpolate(image_a, image_b, t0: float, steps: float, points: float, seed: float):
-    """Noise both images to t0, mix them in ``points`` proportions, denoise each; and a GIF."""
+    """Noise both images to t0, mix them in ``points`` proportions, denoise each; and a GIF.
+    Both get the same noise; denoising is DDIM (eta 0). Images become 28x28 greyscale, light on black.
+    Each image must be a file uploaded to this app (gradio_client: handle_file(path); MCP: a ``data:`` base64
+    URL); http(s) URLs are not fetched. A public server may refuse a request over its work budget (see the
+    System panel).
+
+    Args:
+        image_a: image A (PNG, JPEG, GIF, WebP...), uploaded to this app; required.
+        image_b: image B (PNG, JPEG, GIF, WebP...), uploaded to this app; required.
+        t0: how far to noise, a timestep from 1 to 999 of T = 1000 (default 500, the write-up's T/2).
+        steps: DDIM steps over the whole schedule (those at or below t0 run), an integer from 1 to 1000; default 25.
+        points: the number of mixes, both ends included: an integer from 2 to 32 (default 8).
+        seed: the noise's seed, an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+
+    Returns:
+        the mixes from A to B as PNG files (a gallery)
+        the looping GIF of the mixes (a file)
+    """
     a, b = _upload_image(image_a, "image A"), _upload_image(image_b, "image B")
     mixes = api.interpolate(a, b, t0=t0, steps=steps, points=points, seed=seed)
     paths = image_files(mixes, "ddpm-mix")
@@ -142,6 +195,11 @@ def ddpm_pick(target: str, evt: SelectEvent):
 
 
 def ddpm_random_seed() -> int:
+    """A random seed for the Seed box (no arguments).
+
+    Returns:
+        an integer from 0 to 4294967295 (2**32 - 1)
+    """
     return random.randint(0, MAX_SEED)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checkpoints import read_json
+from ..checkpoints import FASHION_MNIST, hub_metadata, read_json
 
 # the sweep's centre configuration (``playground.eae.sweep`` varies one setting at a time around it);
 # it lives here, below both the sweep and the trainer, because the card compares every run against it
@@ -187,11 +187,8 @@ def render(kind: str, folder: Path) -> str:
     m = read_json(folder / "metrics.json")
     cfg = t.get("config", {})
     lines = [
-        "---",
-        "library_name: pytorch",
-        "tags: [autoencoder, entropy-regularization, fashion-mnist, pytorch_model_hub_mixin]",
-        "datasets: [fashion_mnist]",
-        "---",
+        *hub_metadata("pytorch", ["autoencoder", "entropy-regularization", "fashion-mnist", "pytorch_model_hub_mixin"],
+                      datasets=[FASHION_MNIST], pipeline_tag="unconditional-image-generation"),
         f"# {TITLES[kind]} (`{kind}`)",
         "",
         DESCRIPTIONS[kind],

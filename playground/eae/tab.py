@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 from ..cliargs import Training
+from ..limits import Cost, units
 
 MAIN = ("eae_generate", ("eae", 0, 64, 1.0), 64)  # api_name, the UI's default inputs, images returned
+
+COST = Cost(
+    unit="encoder or decoder evaluations of one image", seconds_per_unit=0.001,  # 64 images in 66 ms (bench)
+    endpoints={
+        "eae_generate": ("n", lambda model, seed, n, temperature=1.0: units(n)),
+        # each image encoded and decoded
+        "eae_reconstruct": ("2 x the files or count", lambda model, files, count, seed=0: 2 * (
+            len(files) if files else units(count))),
+        "eae_interpolate": ("steps", lambda model, seed_a, seed_b, steps: units(steps)),
+        # the 10,000 test images encoded, then k-NN entropy and KS statistics: 13 s measured
+        "eae_latent_report": ("the test set", lambda model: 13_000),
+    },
+    fewer="fewer images or frames",
+    unlimited="playground.eae.generate(n=..., model=...) in Python, or python -m playground sample eae",
+)
 
 
 def training() -> Training:

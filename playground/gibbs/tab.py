@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 from ..cliargs import Training
+from ..limits import Cost, units
 
 # api_name, the UI's default inputs, images returned
 MAIN = ("gibbs_sample", ("科学技术____生产力。", 16, 4, 200, 50, 1.0, 0, "random", "linear:0.1", 0), None)
+
+
+def _characters(template, length) -> float:
+    return len(template) if isinstance(template, str) and template.strip() else units(length)
+
+
+COST = Cost(
+    # one character position in one chain, one Gibbs step (a BERT pass over the chain costs about its
+    # length): 8 chains x 400 steps x 24 characters in about 10 s (README)
+    unit="character-steps", seconds_per_unit=0.00015,
+    endpoints={
+        name: ("n chains x steps x characters (the template's, or length)",
+               lambda template, length, n, steps, *rest: units(n) * units(steps) * _characters(template, length))
+        for name in ("gibbs_sample", "gibbs_chain")
+    },
+    fewer="fewer chains, steps or characters",
+    unlimited="playground.gibbs.sample(...) in Python",
+)
 
 
 def training() -> Training:

@@ -89,7 +89,27 @@ STYLE = f"""<style>
 
 @ui_errors
 def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed):
-    """Run the chains and return the final texts (one per line) and a text file of them."""
+    """Run the chains and return the final texts (one per line) and a text file of them.
+    Gibbs sampling of Chinese text with a BERT masked LM: each step redraws one free slot in every chain; after
+    the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        template: text where _ or [MASK] marks a free slot, the rest fixed (at most 128 slots); "" or None: none.
+        length: the free slots when template is "" or None, an integer from 1 to 128 (checked anyway; default 16).
+        n: the number of chains (texts returned), an integer from 1 to 16 (default 4).
+        steps: Gibbs steps, an integer from 1 to 2000, at least the number of free slots (default 200).
+        burn_in: steps at ``temperature`` before any annealing, an integer from 0 to steps - 1 (default 50).
+        temperature: the sampling temperature, a number above 0 and at most 10 (default 1).
+        top_k: draw among the top_k most likely characters only, an integer from 0 (all; the default) to 1000.
+        order: "random" (a random slot per step; the default) or "sequential" (left to right, cycling).
+        anneal: "none" (or "", None), "linear:f" or "f" (default "linear:0.1") or "geometric:f"; 0 <= f <= temperature.
+        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+
+    Returns:
+        the final texts, one per line
+        a .txt file of them, after a header line of the settings
+    """
     kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -101,7 +121,28 @@ def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order,
 @ui_errors
 def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed,
                 progress=gr.Progress()):
-    """Stream the chains: the live view after each step (throttled), then the final texts and a file."""
+    """Stream the chains: the live view after each step (throttled), then the final texts and a file.
+    Gibbs sampling of Chinese text with a BERT masked LM: each step redraws one free slot in every chain; after
+    the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        template: text where _ or [MASK] marks a free slot, the rest fixed (at most 128 slots); "" or None: none.
+        length: the free slots when template is "" or None, an integer from 1 to 128 (checked anyway; default 16).
+        n: the number of chains (texts returned), an integer from 1 to 16 (default 4).
+        steps: Gibbs steps, an integer from 1 to 2000, at least the number of free slots (default 200).
+        burn_in: steps at ``temperature`` before any annealing, an integer from 0 to steps - 1 (default 50).
+        temperature: the sampling temperature, a number above 0 and at most 10 (default 1).
+        top_k: draw among the top_k most likely characters only, an integer from 0 (all; the default) to 1000.
+        order: "random" (a random slot per step; the default) or "sequential" (left to right, cycling).
+        anneal: "none" (or "", None), "linear:f" or "f" (default "linear:0.1") or "geometric:f"; 0 <= f <= temperature.
+        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+
+    Returns:
+        the chains at the latest step (HTML; at most about 12 updates a second, the last step always sent)
+        at the end only: the final texts, one per line
+        at the end only: a .txt file of them, after a header line of the settings
+    """
     kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -120,6 +161,11 @@ def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, 
 
 
 def gibbs_random_seed() -> int:
+    """A random seed for the Seed box (no arguments).
+
+    Returns:
+        an integer from 0 to 4294967295 (2**32 - 1)
+    """
     return random.randint(0, MAX_SEED)
 
 

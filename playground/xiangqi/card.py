@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checkpoints import read_json
+from ..checkpoints import hub_metadata, read_json
 
 
 def _pct(x) -> str:
@@ -37,11 +37,8 @@ def render(folder: Path) -> str:
     model = read_json(folder / "config.json")
     config = training.get("config", {})
     lines = [
-        "---",
-        "library_name: transformers",
-        "pipeline_tag: text-generation",
-        "tags: [xiangqi, chinese-chess, gpt2, playground]",
-        "---",
+        *hub_metadata("transformers", ["xiangqi", "chinese-chess", "gpt2", "fairy-stockfish"],
+                      pipeline_tag="text-generation"),
         "",
         "# A GPT that plays Chinese chess (xiangqi)",
         "",
@@ -170,7 +167,7 @@ def render_board_model(folder: Path) -> str:
     ablation, baseline = read_json(folder / "ablation.json"), read_json(folder / "baseline.json")
     config = training.get("config", {})
     lines = [
-        "---", "library_name: transformers", "license: mit", "tags: [xiangqi, chinese-chess, gpt2, playground]", "---", "",
+        *hub_metadata("transformers", ["xiangqi", "chinese-chess", "gpt2", "fairy-stockfish"]), "",
         "# A GPT that sees the board and plays Chinese chess (xiangqi)", "",
         "A GPT over the game's moves, one token per move, after the write-up \"GPT meets Chinese chess\" (kexue.fm "
         "7877), that ranks the legal moves as the write-up plays. What it adds: at every position it also sees the "

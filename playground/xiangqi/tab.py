@@ -3,9 +3,37 @@
 from __future__ import annotations
 
 from ..cliargs import Training
+from ..limits import Cost, units
 
 MAIN = ("xiangqi_move", ("", "h2e2", "red", 0.0), None)  # api_name, the UI's default inputs, images returned
 OPENING = "h2e2 h9g7 h0g2 i9h9 i0h0 b9c7".split()
+
+
+def _replies(search) -> float:
+    """A model reply counts 1 with ``search="none"`` and 4 with the one-ply lookahead (the shipped
+    model's default): 41 ms and 182 ms measured."""
+    return 1.0 if search == "none" else 4.0
+
+
+PLIES_PER_GAME = 300  # the move cap: the model plays at most half of them
+
+REPLY = "one reply, 4 with the one-ply lookahead"
+
+COST = Cost(
+    unit="model replies", seconds_per_unit=0.045,
+    endpoints={
+        "xiangqi_move": (REPLY, lambda history, move, side="red", temperature=0.0, search=None: _replies(search)),
+        "xiangqi_new_game": (REPLY, lambda side, temperature=0.0, search=None: _replies(search)),
+        "xiangqi_evaluation": ("one position", lambda history: 1.0),
+        "xiangqi_candidates": ("one position", lambda history, k=5: 1.0),
+        # every game to the move cap, the model on half the plies (the pauses hold no device)
+        "xiangqi_watch": ("games x 150 replies, x4 with the one-ply lookahead",
+                          lambda opponent, model_side, delay=0.4, games=1, search=None: (
+                              units(games) * PLIES_PER_GAME / 2 * _replies(search))),
+    },
+    fewer='fewer games, or search "none"',
+    unlimited="playground.xiangqi.play(...) in Python, or python -m playground eval xiangqi",
+)
 
 
 def training() -> Training:

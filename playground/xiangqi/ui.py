@@ -95,7 +95,20 @@ def _view(moves: list[str], side: str, top=(), before=None, selected=None):
 
 @ui_errors
 def xiangqi_new_game(side: str, temperature: float = 0.0, search: str | None = None):
-    """A new game; when you take black, the model opens as red."""
+    """A new game; when you take black, the model opens as red.
+
+    Args:
+        side: the side you play, "red" (the default; red moves first) or "black".
+        temperature: the model's temperature, a number from 0 (its best move; the default) to 10.
+        search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
+
+    Returns:
+        the new history (ICCS moves, space-separated)
+        the board (SVG)
+        the move list: rows of move number, red's move (ICCS, Chinese) and black's
+        the model's top 5 candidates for its reply: rows of move (ICCS), Chinese and probability
+        the status line (Markdown): whose turn, check, the last move, or the result
+    """
     side = _check_side(side)
     temperature = api._check_temperature(temperature)
     search = _search(search)
@@ -108,9 +121,23 @@ def xiangqi_new_game(side: str, temperature: float = 0.0, search: str | None = N
 @ui_errors
 def xiangqi_move(history: str, move: str, side: str = "red", temperature: float = 0.0, search: str | None = None):
     """Play ``move`` (ICCS like h2e2, WXF like C2=5, or Chinese like 炮二平五) after ``history``
-    (ICCS moves, space-separated); the model replies at once (``search``: "default", "none" or
-    "1-ply", see ``choose_move``). Returns the new history, the board (SVG), the move list, the
-    model's top candidates for its reply and the status."""
+    (ICCS moves, space-separated); the model replies at once (unless the game is over). Stateless:
+    the game is its move list, sent with every call and returned updated (a game ends after at most 300 plies).
+
+    Args:
+        history: the game so far, ICCS moves from the start (h2e2...) separated by spaces or commas; "": a new game.
+        move: your move, legal and on your turn: ICCS (h2e2), WXF (C2=5) or Chinese (炮二平五).
+        side: the side you play, "red" (the default; red moves first) or "black".
+        temperature: the model's temperature, a number from 0 (its best move; the default) to 10.
+        search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
+
+    Returns:
+        the new history (ICCS moves, space-separated)
+        the board (SVG)
+        the move list: rows of move number, red's move (ICCS, Chinese) and black's
+        the model's top 5 candidates for its reply: rows of move (ICCS), Chinese and probability
+        the status line (Markdown): whose turn, check, the last move, or the result
+    """
     side = _check_side(side)
     search = _search(search)
     if not isinstance(move, str) or not move.strip():
@@ -127,20 +154,50 @@ def xiangqi_move(history: str, move: str, side: str = "red", temperature: float 
 @ui_errors
 def xiangqi_evaluation(history: str):
     """The model's evaluation of the position after ``history``: a bar of red's and black's
-    expected score from the value head (HTML)."""
+    expected score from the value head (HTML).
+
+    Args:
+        history: the game so far, ICCS moves from the start (h2e2...) separated by spaces or commas; "": a new game.
+
+    Returns:
+        the bar (HTML; red's expected score, 0 to 1, in its data-red attribute)
+        a finished game shows its result; a model without a value head shows a note instead
+    """
     return evaluation_bar(rules.parse_history(history))
 
 
 @ui_errors
 def xiangqi_candidates(history: str, k: float = 5):
-    """The model's k most likely legal moves for the side to move, with probabilities."""
+    """The model's k most likely legal moves for the side to move, with probabilities (renormalised over
+    the legal moves). The game must not be over.
+
+    Args:
+        history: the game so far, ICCS moves from the start (h2e2...) separated by spaces or commas; "": a new game.
+        k: how many moves, an integer from 1 to 50 (default 5).
+
+    Returns:
+        a table, most likely first: rows of move (ICCS), the move in Chinese and its probability
+    """
     moves = rules.parse_history(history)
     return candidate_table(moves, api.candidates(moves, k=k))
 
 
 @ui_errors
 def xiangqi_undo(history: str, side: str):
-    """Take back your last move and the model's reply."""
+    """Take back your last move and the model's reply. Playing black, the model's opening move stays
+    (with no move of yours left to take back, it is played again, at temperature 0).
+
+    Args:
+        history: the game so far, ICCS moves from the start (h2e2...) separated by spaces or commas; "": a new game.
+        side: the side you play, "red" or "black".
+
+    Returns:
+        the shortened history (ICCS moves, space-separated)
+        the board (SVG)
+        the move list: rows of move number, red's move (ICCS, Chinese) and black's
+        the model's candidates (empty unless it played its opening again): move (ICCS), Chinese, probability
+        the status line (Markdown): whose turn, check, the last move, or the result
+    """
     side = _check_side(side)
     moves = rules.parse_history(history)
     while moves:
@@ -193,7 +250,16 @@ def xiangqi_reply(history: str, side: str, temperature: float, search: str | Non
 
 @ui_errors
 def xiangqi_export(history: str, side: str):
-    """The game as a text record (ICCS and Chinese) ending in a JSON line the trainer reads."""
+    """The game as a text record (ICCS and Chinese) ending in a JSON line the trainer reads.
+
+    Args:
+        history: the game so far, ICCS moves from the start (h2e2...) separated by spaces or commas; "": a new game.
+        side: the side you played, "red" or "black" (the record names you and the GPT as Red and Black).
+
+    Returns:
+        a .txt file: headers (Red, Black, Result), then the numbered moves in ICCS and Chinese
+        its last line is JSON: {"moves": the ICCS moves, "result": the result, null while the game goes on}
+    """
     side = _check_side(side)
     moves = rules.parse_history(history)
     st = rules.state(moves)
@@ -234,7 +300,22 @@ def _score_line(game_no: int, games: int, tally: dict) -> str:
 def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4, games: float = 1, search: str | None = None):
     """The model plays ``opponent``: a match of ``games`` games (1-20) from the start, the model
     taking ``model_side`` in the first and the colours swapping each game, streamed move by move
-    with the running score (Stop ends it)."""
+    with the running score (Stop ends it). The model plays its best move (temperature 0); a game ends after
+    at most 300 plies. A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        opponent: "random mover" or "fairy-stockfish depth 1" to "... depth 5" (needs Fairy-Stockfish on the server).
+        model_side: the model's side in the first game, "red" or "black" (the app's default: "red").
+        delay: the pause between moves, in seconds: a number from 0 to 5 (default 0.4).
+        games: the number of games, an integer from 1 to 20 (default 1).
+        search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
+
+    Returns:
+        after every move: the game's history (ICCS moves, space-separated)
+        the board (SVG)
+        the move list: rows of move number, red's move (ICCS, Chinese) and black's
+        the status line (Markdown): the game number, the side to move or the result, and the model's W/D/L
+    """
     model_side = _check_side(model_side)
     delay = check_float("delay", delay, 0, 5, note="(seconds)")
     games = check_int("games", games, 1, MAX_GAMES)
