@@ -303,3 +303,28 @@ def test_the_mixed_load_bench_reports_light_beside_heavy(app_url):
     assert all(row["failures"] == 0 for row in report.values()), report
     with pytest.raises(ValueError, match="--mixed"):
         bench_mixed(4, 4, url=app_url)
+
+
+def test_the_page_says_why_a_request_was_refused(limited_url):
+    """In the browser: 256 GAN images (0.128 s) over a 0.1 s budget: an error on the page that says
+    the limit; the System panel shows the limits in force."""
+    from playwright.sync_api import sync_playwright
+
+    from test_browser import ARGS, CHROMIUM
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(limited_url)
+            page.locator("#gan-gallery img").nth(63).wait_for(state="attached", timeout=120_000)  # the first result
+            page.locator("#gan-n input[type=number]").fill("256")
+            page.locator("#gan-n input[type=number]").press("Enter")
+            page.locator("#gan-generate").click()
+            page.get_by_text("PLAYGROUND_WORK_BUDGET", exact=False).first.wait_for(timeout=60_000)
+            assert "256 generator evaluations" in page.content()
+            page.get_by_text("System", exact=True).click()
+            page.locator("#system-status").get_by_text("0.1 s of estimated compute", exact=False).wait_for(
+                timeout=60_000)
+        finally:
+            browser.close()
