@@ -91,6 +91,11 @@ def cmd_bench(args) -> int:
         else:
             report = bench_load(args.load, url=args.url)
         return 1 if any(r["failures"] for r in report.values()) else 0
+    if args.costs:  # only the work budget's per-unit costs against this machine
+        from .bench import bench_costs
+
+        bench_costs()
+        return 0
     from .device import manager
 
     chosen = [args.tab] if args.tab else tabs.names("bench_cases")
@@ -168,6 +173,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true", help="also time the endpoints through a launched app")
     p.add_argument("--load", type=int, default=0, metavar="USERS",
                    help="only the load test: USERS concurrent gradio_client users over the tabs' main endpoints")
+    p.add_argument("--costs", action="store_true",
+                   help="only each tab's declared work cost per unit (the public-server budget) against this machine")
     p.add_argument("--mixed", type=int, default=0, metavar="HEAVY",
                    help="with --load: under a Space's limits, HEAVY of the USERS clients send the heaviest request "
                         "the work budget allows, the others light ones (beside an all-light burst)")

@@ -181,6 +181,40 @@ def bench_load(users: int, url: str | None = None) -> dict:
     return report
 
 
+def bench_costs(repeats: int = 3) -> list[dict]:
+    """Each tab's declared cost against this machine: its probe request run through the UI handler
+    (what the server runs), warm, median of ``repeats``, divided by the units the cost counts."""
+    from . import limits
+
+    rows = []
+    for tab in tabs.app_tabs():
+        cost = getattr(tab.entry, "COST", None)
+        if cost is None or cost.probe is None:
+            continue
+        api_name, inputs = cost.probe
+        handler = getattr(tab.ui, api_name)
+        estimate = limits.estimate(cost, api_name, list(inputs))
+
+        def run():
+            result = handler(*inputs)
+            if hasattr(result, "__next__"):  # a streamed endpoint: to its end
+                for _ in result:
+                    pass
+
+        run()  # warm-up: loads the model
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+        measured = statistics.median(times) / estimate.units
+        rows.append({"tab": tab.name, "request": f"/{api_name} {inputs}", "units": estimate.units,
+                     "declared_s": cost.seconds_per_unit, "measured_s": measured})
+        print(f"{tab.name:8s} {cost.unit:45s} declared {cost.seconds_per_unit:.2g} s, measured {measured:.2g} s "
+              f"({measured / cost.seconds_per_unit:.2f}x) per unit; /{api_name} {inputs}")
+    return rows
+
+
 def heaviest_allowed(budget: float) -> tuple[str, tuple]:
     """The heaviest request a work budget (seconds) lets through: the DDPM tab's faithful sampler
     (the costliest unit here), 1000 steps on as many images as the budget allows (fewer steps on

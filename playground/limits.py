@@ -85,6 +85,8 @@ class Cost:
     # the units a request asks for from the endpoint's inputs as sent, positional and in order)
     endpoints: dict[str, tuple[str, Callable[..., float]]] = field(default_factory=dict)
     fewer: str = "less work"  # what to ask for instead: "fewer steps or images"
+    # a representative request, (api_name, inputs): ``bench --costs`` times it to check seconds_per_unit
+    probe: tuple[str, tuple] | None = None
     unlimited: str = ""  # how to run it without a limit: the Python function or the CLI line
 
 

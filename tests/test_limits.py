@@ -328,3 +328,13 @@ def test_the_page_says_why_a_request_was_refused(limited_url):
                 timeout=60_000)
         finally:
             browser.close()
+
+
+def test_every_tab_declares_a_probe_the_bench_can_time():
+    """``bench --costs`` times each tab's probe request through its UI handler: it must be costed, cheap
+    under the Space budget, and the handler must exist."""
+    for tab in tabs.app_tabs():
+        api_name, inputs = tab.entry.COST.probe
+        assert callable(getattr(tab.ui, api_name)), tab.name
+        found = limits.check(tab.entry.COST, api_name, list(inputs), budget=limits.SPACE_BUDGET_S)
+        assert found is not None and found.seconds < 10, (tab.name, found)

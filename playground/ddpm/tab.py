@@ -21,6 +21,7 @@ COST = Cost(
             math.ceil(units(steps) * units(t0) / 1000) + 1) * units(points)),
     },
     fewer="fewer steps or images (dpm++ at 25 steps is as good as the faithful 1000)",
+    probe=("ddpm_generate", ("dpm++", 25, 0.0, 0, 16)),
     unlimited="playground.ddpm.generate(n=..., steps=..., sampler=...) in Python",
 )
 

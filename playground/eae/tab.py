@@ -19,6 +19,7 @@ COST = Cost(
         "eae_latent_report": ("the test set", lambda model: 13_000),
     },
     fewer="fewer images or frames",
+    probe=("eae_generate", ("eae", 0, 256, 1.0)),
     unlimited="playground.eae.generate(n=..., model=...) in Python, or python -m playground sample eae",
 )
 

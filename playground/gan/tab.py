@@ -14,6 +14,7 @@ COST = Cost(
         "gan_interpolate": ("steps", lambda arch, seed_a, seed_b, steps: units(steps)),
     },
     fewer="fewer images or frames",
+    probe=("gan_generate", ("dcgan", 0, 256)),
     unlimited='playground.gan.generate(n=..., arch=...) in Python, or python -m playground sample gan',
 )
 

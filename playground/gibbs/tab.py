@@ -23,6 +23,7 @@ COST = Cost(
         for name in ("gibbs_sample", "gibbs_chain")
     },
     fewer="fewer chains, steps or characters",
+    probe=("gibbs_sample", ("", 24, 8, 100, 20, 1.0, 0, "random", "none", 0)),
     unlimited="playground.gibbs.sample(...) in Python",
 )
 

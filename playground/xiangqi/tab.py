@@ -32,6 +32,7 @@ COST = Cost(
                               units(games) * PLIES_PER_GAME / 2 * _replies(search))),
     },
     fewer='fewer games, or search "none"',
+    probe=("xiangqi_move", ("h2e2 h9g7", "h0g2", "red", 0.0, "1-ply")),
     unlimited="playground.xiangqi.play(...) in Python, or python -m playground eval xiangqi",
 )
 
