@@ -124,9 +124,9 @@ def check(cost: Cost | None, api_name: str, inputs: list, budget: float | None =
     formula = cost.endpoints[api_name][0]
     raise ValueError(
         f"This request asks for about {found.units:,.0f} {cost.unit} ({formula}), about "
-        f"{_seconds(found.seconds)} s of compute on a 2-core CPU; this server allows {_seconds(budget)} s "
-        f"per request (PLAYGROUND_WORK_BUDGET). Ask for {cost.fewer}, or run it without a limit on "
-        f"your own machine: {cost.unlimited}.")
+        f"{_seconds(found.seconds)} s of compute on a 2-core CPU; this server allows at most {_seconds(budget)} s "
+        f"per request, about {budget / cost.seconds_per_unit:,.0f} of them (PLAYGROUND_WORK_BUDGET). Ask for "
+        f"{cost.fewer}, or run it without a limit on your own machine: {cost.unlimited}.")
 
 
 def _seconds(x: float) -> str:

@@ -69,7 +69,7 @@ def test_over_the_budget_is_refused_with_what_to_do():
     with pytest.raises(ValueError) as e:
         limits.check(cost("ddpm"), "ddpm_generate", ["ddpm", 1000, 0.0, 0, 256], budget=60)
     message = str(e.value)
-    for part in ("256,000 U-Net evaluations", "steps x n", "1,280 s", "allows 60 s", "PLAYGROUND_WORK_BUDGET",
+    for part in ("256,000 U-Net evaluations", "steps x n", "1,280 s", "allows at most 60 s", "about 12,000 of them", "PLAYGROUND_WORK_BUDGET",
                  "fewer steps or images", "playground.ddpm.generate("):
         assert part in message, (part, message)
     assert limits.check(cost("ddpm"), "ddpm_generate", ["ddpm", 1000, 0.0, 0, 12], budget=60).seconds == 60
@@ -171,7 +171,7 @@ def test_just_under_the_budget_runs_and_just_over_is_refused(limited, api_name, 
     with pytest.raises(AppError) as e:
         limited.predict(*over, api_name=f"/{api_name}")
     message = str(e.value)
-    assert "PLAYGROUND_WORK_BUDGET" in message and f"allows {BUDGET:g} s" in message, message
+    assert "PLAYGROUND_WORK_BUDGET" in message and f"allows at most {BUDGET:g} s" in message, message
     assert "without a limit" in message and "playground." in message, message
     assert limited.predict(api_name="/system_status")["limits"]["work budget per request"].startswith(f"{BUDGET:g} s")
 
