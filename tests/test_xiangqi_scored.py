@@ -174,6 +174,24 @@ def test_a_move_that_mates_scores_one_in_the_lookahead():
     assert ours[legal.index(mate)] == 1.0 and (ours[[m != mate for m in legal]] < 1.0).all()
 
 
+def test_a_move_back_to_an_earlier_position_scores_a_draw_in_the_lookahead():
+    """Shuffling (cannon out and back) returns to a position seen before: the search scores it 0.5,
+    the repetition draw it heads for, so a winning side makes progress instead (issue 20's draws)."""
+    from playground.xiangqi import policy
+    from playground.xiangqi.models import Vocab, build_tokenizer
+    from playground.xiangqi.train_scored import make_board_model
+
+    history = "h2e2 h9g7 e2h2".split()  # red's cannon went out and came back
+    legal = rules.legal_moves(history)
+    assert rules.repeats_after(history, legal) == {"g7h9"}  # black's knight back: the start position again
+    assert rules.repeats_after("h2e2 h9g7 e2h2 g7h9".split(), ["h2e2", "b2e2", "h0g2"]) == {"h2e2"}
+    assert rules.repeats_after(["h2e2", "h9g7"], ["e2e6"]) == set()  # a capture is a new position
+    model = make_board_model("tiny", 2244).eval()
+    with torch.no_grad():
+        ours = policy.lookahead(model, Vocab(build_tokenizer()), history, legal, "cpu")
+    assert ours[legal.index("g7h9")] == 0.5 and (ours[[m != "g7h9" for m in legal]] != 0.5).all()
+
+
 @needs_engine
 def test_dagger_data_scores_the_positions_the_model_reaches(tmp_path):
     """Games the model plays (here an untrained tiny board model against a random mover), every

@@ -66,7 +66,9 @@ def value(model, vocab: Vocab, history: list[str], device) -> float | None:
 
 def lookahead(model, vocab: Vocab, history: list[str], legal: list[str], device) -> torch.Tensor:
     """For each legal move, our expected score after it (1 - the opponent's value there), one
-    batch over the cached game; a move after which the opponent has no legal move scores 1."""
+    batch over the cached game; a move after which the opponent has no legal move scores 1, one that
+    returns to an earlier position scores 0.5 (the repetition draw it heads for), and a move that
+    ends the game by the repetition or n-move rules scores what the rules give."""
     ids, mask, boards = _inputs([history], vocab, device)
     out = model(input_ids=ids, boards=boards, attention_mask=mask, use_cache=True)
     cache = out.past_key_values
@@ -84,6 +86,8 @@ def lookahead(model, vocab: Vocab, history: list[str], legal: list[str], device)
     for k, move in enumerate(legal):
         if not rules.legal_after(history + [move]):
             ours[k] = 1.0
+    for move in rules.repeats_after(history, legal):
+        ours[legal.index(move)] = 0.5
     us = "1-0" if len(history) % 2 == 0 else "0-1"
     for move, st in rules.claims_after(history, legal).items():  # repetition and n-move ends: the rules decide
         ours[legal.index(move)] = 1.0 if st["result"] == us else 0.5 if st["result"] == rules.DRAW else 0.0

@@ -239,6 +239,27 @@ def claims_after(history: list[str], moves: list[str]) -> dict[str, dict]:
     return out
 
 
+def repeats_after(history: list[str], moves: list[str]) -> set[str]:
+    """Those of ``moves`` (legal after the validated ``history``) after which the position has occurred
+    before since the last capture: a player who makes one is heading for a repetition (a search scores
+    it as the draw it leads to, as engines do, so a winning side makes progress instead of shuffling)."""
+    positions = _positions(START_FEN, history)
+    board = _board(START_FEN)
+    for move in history:
+        board[move[2:]] = board.pop(move[:2])
+    side = "b" if len(history) % 2 == 0 else "w"  # to move after one more ply
+    earlier = {key for key, _ in positions[len(history) - positions[-1][1]:]}
+    out = set()
+    for move in moves:
+        if move[2:] in board:  # a capture: a position never seen
+            continue
+        after = dict(board)
+        after[move[2:]] = after.pop(move[:2])
+        if frozenset(after.items()) | {side} in earlier:
+            out.add(move)
+    return out
+
+
 def _validate(fen: str, tokens: list[str]) -> list[str]:
     """``tokens`` if they are a legal game from ``fen`` that has not ended before its last move."""
     malformed = next((i for i, t in enumerate(tokens) if not _ICCS.fullmatch(t)), len(tokens))
