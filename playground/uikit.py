@@ -50,6 +50,18 @@ CSS = """
 """
 
 
+# The latent-interpolation endpoints' shared argument and return lines (their docstrings, via ``shared_doc``).
+LATENT_WALK_ARGS = """
+seed_a: the start's seed, an integer from 0 to 4294967295; None draws a random one. Default 0.
+seed_b: the end's seed, an integer from 0 to 4294967295; None draws a random one. Default 1.
+steps: the number of frames, both ends included: an integer from 2 to 64 (default 10).
+"""
+LATENT_WALK_RETURNS = """
+the frames as PNG files (a gallery)
+the looping GIF of the frames (a file)
+"""
+
+
 def latent_walk_widgets(prefix: str):
     """The latent-interpolation controls every sampling tab shows: seeds A and B, a frame
     count and a button, then the frame strip and its GIF. Returns
@@ -129,6 +141,32 @@ def launch(demo: gr.Blocks, **kwargs):
     if block:
         demo.block_thread()
     return result
+
+
+def shared_doc(args: str = "", returns: str = ""):
+    """Add the ``Args:`` lines (``name: text``, one a line) that several handlers share to the
+    decorated one's docstring, and set its ``Returns:`` lines if ``returns`` is given, so shared text
+    is written once: Gradio's API page and MCP tools read a handler's description, arguments and
+    returns from its docstring (``gradio.utils.get_function_description``). The handler's own
+    argument lines stay; all are listed in its signature's order. Put it below ``@ui_errors``,
+    whose ``functools.wraps`` copies the docstring when it wraps."""
+
+    def lines(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def decorate(fn):
+        head, _, own_returns = inspect.cleandoc(fn.__doc__ or "").partition("\nReturns:")
+        description, _, own_args = head.partition("\nArgs:")
+        names = list(inspect.signature(fn).parameters)
+        rank = {name: i for i, name in enumerate(names)}
+        merged = sorted(lines(own_args) + lines(args), key=lambda line: rank.get(line.split(":")[0], len(names)))
+        doc = description.rstrip() + "\n\nArgs:\n" + "".join(f"    {line}\n" for line in merged)
+        if results := lines(returns or own_returns):
+            doc += "\nReturns:\n" + "".join(f"    {line}\n" for line in results)
+        fn.__doc__ = doc
+        return fn
+
+    return decorate
 
 
 def ui_errors(fn):

@@ -17,7 +17,7 @@ from ..checkpoints import read_json
 from ..checks import MAX_SEED, check_choice, check_int, short_repr
 from ..images import grid, open_image, save_gif, tag
 from ..uikit import (DEVICE_EVENT, SelectEvent, card_markdown, first_result, image_files, is_app_file, read_log,
-                     scratch_dir, ui_errors)
+                     scratch_dir, shared_doc, ui_errors)
 from . import api
 
 UI_MAX_N = 256  # quick batch (no preview)
@@ -70,17 +70,23 @@ def ddpm_preset(preset: str):
     return sampler, steps
 
 
+# The arguments ddpm_generate and ddpm_frames share (their docstrings, via ``shared_doc``).
+SAMPLER_ARGS = """
+sampler: "ddpm" (ancestral, the write-up's loop), "ddim" or "dpm++" (DPM-Solver++; the default).
+steps: denoising steps, an integer from 1 to 1000 (the schedule's T); default 25.
+eta: DDIM's stochasticity, a number from 0 (deterministic; the default) to 1; the other samplers ignore it.
+seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+"""
+
+
 @ui_errors
+@shared_doc(SAMPLER_ARGS)
 def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float):
     """``n`` samples (up to 256 here; 10,000 through the Python API), no preview: 28x28 greyscale
     Fashion-MNIST images from the shipped DDPM. The same arguments always give the same images.
     A public server may refuse a request over its work budget (see the System panel).
 
     Args:
-        sampler: "ddpm" (ancestral, the write-up's loop), "ddim" or "dpm++" (DPM-Solver++; the default).
-        steps: denoising steps, an integer from 1 to 1000 (the schedule's T); default 25.
-        eta: DDIM's stochasticity, a number from 0 (deterministic; the default) to 1; the other samplers ignore it.
-        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
         n: the number of images, an integer from 1 to 256 (default 16).
 
     Returns:
@@ -94,6 +100,7 @@ def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float)
 
 
 @ui_errors
+@shared_doc(SAMPLER_ARGS)
 def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, progress=gr.Progress()):
     """Stream the denoising: after each step the noisy images x_t and the model's estimate of
     the clean images, side by side; at the end the samples, the scrubbable frames and a GIF.
@@ -101,10 +108,6 @@ def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, p
     A public server may refuse a request over its work budget (see the System panel).
 
     Args:
-        sampler: "ddpm" (ancestral, the write-up's loop), "ddim" or "dpm++" (DPM-Solver++; the default).
-        steps: denoising steps, an integer from 1 to 1000 (the schedule's T); default 25.
-        eta: DDIM's stochasticity, a number from 0 (deterministic; the default) to 1; the other samplers ignore it.
-        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
         n: the number of images, an integer from 1 to 64 (default 16).
 
     Returns:

@@ -15,7 +15,8 @@ from PIL import Image
 from ..checkpoints import read_json
 from ..checks import MAX_SEED, check_choice, check_int, short_repr, validate_seed
 from ..images import open_image, save_tagged_gif, tag
-from ..uikit import DEVICE_EVENT, card_markdown, first_result, image_files, latent_walk_widgets, read_log, ui_errors
+from ..uikit import (DEVICE_EVENT, LATENT_WALK_ARGS, LATENT_WALK_RETURNS, card_markdown, first_result, image_files,
+                     latent_walk_widgets, read_log, shared_doc, ui_errors)
 from . import api
 
 UI_MAX_N = 256
@@ -130,6 +131,7 @@ def eae_reconstruct(model: str, files, count: float, seed: float):
 
 
 @ui_errors
+@shared_doc(LATENT_WALK_ARGS, LATENT_WALK_RETURNS)
 def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float):
     """Frames on the great circle from seed A's latent to seed B's, and a looping GIF. The first frame
     is seed A's first image (as eae_generate gives it at temperature 1), the last seed B's.
@@ -137,13 +139,6 @@ def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float):
 
     Args:
         model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
-        seed_a: the start's seed, an integer from 0 to 4294967295; None draws a random one. Default 0.
-        seed_b: the end's seed, an integer from 0 to 4294967295; None draws a random one. Default 1.
-        steps: the number of frames, both ends included: an integer from 2 to 64 (default 10).
-
-    Returns:
-        the frames as PNG files (a gallery)
-        the looping GIF of the frames (a file)
     """
     model = _shipped(model)
     frames = api.interpolate(seed_a, seed_b, steps=steps, model=model)

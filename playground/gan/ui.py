@@ -10,7 +10,8 @@ import gradio as gr
 import pandas as pd
 
 from ..checks import MAX_SEED, check_int
-from ..uikit import DEVICE_EVENT, card_markdown, first_result, image_files, latent_walk_widgets, read_log, ui_errors
+from ..uikit import (DEVICE_EVENT, LATENT_WALK_ARGS, LATENT_WALK_RETURNS, card_markdown, first_result, image_files,
+                     latent_walk_widgets, read_log, shared_doc, ui_errors)
 from . import api
 
 UI_MAX_N = 256
@@ -39,6 +40,7 @@ def gan_generate(arch: str, seed: float, n: float):
 
 
 @ui_errors
+@shared_doc(LATENT_WALK_ARGS, LATENT_WALK_RETURNS)
 def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
     """Frames walking from seed A's latent to seed B's, and the same as a looping GIF. The first frame
     is seed A's first image, the last seed B's (dcgan's Gaussian latents joined by slerp, su2017's by a line).
@@ -46,13 +48,6 @@ def gan_interpolate(arch: str, seed_a: float, seed_b: float, steps: float):
 
     Args:
         arch: the generator, "dcgan" (the default) or "su2017".
-        seed_a: the start's seed, an integer from 0 to 4294967295; None draws a random one. Default 0.
-        seed_b: the end's seed, an integer from 0 to 4294967295; None draws a random one. Default 1.
-        steps: the number of frames, both ends included: an integer from 2 to 64 (default 10).
-
-    Returns:
-        the frames as PNG files (a gallery)
-        the looping GIF of the frames (a file)
     """
     frames = api.interpolate(seed_a, seed_b, steps=steps, arch=arch)
     params = json.loads(frames[0].info["parameters"])  # the seeds actually used (None draws one)

@@ -15,7 +15,7 @@ import gradio as gr
 import pandas as pd
 
 from ..checks import MAX_SEED, check_choice
-from ..uikit import DEVICE_EVENT, card_markdown, first_result, read_log, scratch_dir, ui_errors
+from ..uikit import DEVICE_EVENT, card_markdown, first_result, read_log, scratch_dir, shared_doc, ui_errors
 from . import api
 
 UI_MAX_CHAINS = 16
@@ -87,24 +87,28 @@ STYLE = f"""<style>
 </style>"""
 
 
+# The arguments gibbs_sample and gibbs_chain share (their docstrings, via ``shared_doc``).
+GIBBS_ARGS = """
+template: text where _ or [MASK] marks a free slot, the rest fixed (at most 128 slots); "" or None: none.
+length: the free slots when template is "" or None, an integer from 1 to 128 (checked anyway; default 16).
+n: the number of chains (texts returned), an integer from 1 to 16 (default 4).
+steps: Gibbs steps, an integer from 1 to 2000, at least the number of free slots (default 200).
+burn_in: steps at ``temperature`` before any annealing, an integer from 0 to steps - 1 (default 50).
+temperature: the sampling temperature, a number above 0 and at most 10 (default 1).
+top_k: draw among the top_k most likely characters only, an integer from 0 (all; the default) to 1000.
+order: "random" (a random slot per step; the default) or "sequential" (left to right, cycling).
+anneal: "none" (or "", None), "linear:f" or "f" (default "linear:0.1") or "geometric:f"; 0 <= f <= temperature.
+seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+"""
+
+
 @ui_errors
+@shared_doc(GIBBS_ARGS)
 def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed):
     """Run the chains and return the final texts (one per line) and a text file of them.
     Gibbs sampling of Chinese text with a BERT masked LM: each step redraws one free slot in every chain; after
     the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
     A public server may refuse a request over its work budget (see the System panel).
-
-    Args:
-        template: text where _ or [MASK] marks a free slot, the rest fixed (at most 128 slots); "" or None: none.
-        length: the free slots when template is "" or None, an integer from 1 to 128 (checked anyway; default 16).
-        n: the number of chains (texts returned), an integer from 1 to 16 (default 4).
-        steps: Gibbs steps, an integer from 1 to 2000, at least the number of free slots (default 200).
-        burn_in: steps at ``temperature`` before any annealing, an integer from 0 to steps - 1 (default 50).
-        temperature: the sampling temperature, a number above 0 and at most 10 (default 1).
-        top_k: draw among the top_k most likely characters only, an integer from 0 (all; the default) to 1000.
-        order: "random" (a random slot per step; the default) or "sequential" (left to right, cycling).
-        anneal: "none" (or "", None), "linear:f" or "f" (default "linear:0.1") or "geometric:f"; 0 <= f <= temperature.
-        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
 
     Returns:
         the final texts, one per line
@@ -119,24 +123,13 @@ def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order,
 
 
 @ui_errors
+@shared_doc(GIBBS_ARGS)
 def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed,
                 progress=gr.Progress()):
     """Stream the chains: the live view after each step (throttled), then the final texts and a file.
     Gibbs sampling of Chinese text with a BERT masked LM: each step redraws one free slot in every chain; after
     the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
     A public server may refuse a request over its work budget (see the System panel).
-
-    Args:
-        template: text where _ or [MASK] marks a free slot, the rest fixed (at most 128 slots); "" or None: none.
-        length: the free slots when template is "" or None, an integer from 1 to 128 (checked anyway; default 16).
-        n: the number of chains (texts returned), an integer from 1 to 16 (default 4).
-        steps: Gibbs steps, an integer from 1 to 2000, at least the number of free slots (default 200).
-        burn_in: steps at ``temperature`` before any annealing, an integer from 0 to steps - 1 (default 50).
-        temperature: the sampling temperature, a number above 0 and at most 10 (default 1).
-        top_k: draw among the top_k most likely characters only, an integer from 0 (all; the default) to 1000.
-        order: "random" (a random slot per step; the default) or "sequential" (left to right, cycling).
-        anneal: "none" (or "", None), "linear:f" or "f" (default "linear:0.1") or "geometric:f"; 0 <= f <= temperature.
-        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
 
     Returns:
         the chains at the latest step (HTML; at most about 12 updates a second, the last step always sent)

@@ -15,7 +15,7 @@ import uuid
 import gradio as gr
 
 from ..checks import check_choice, check_float, check_int
-from ..uikit import DEVICE_EVENT, SelectEvent, card_markdown, first_result, scratch_dir, ui_errors
+from ..uikit import DEVICE_EVENT, SelectEvent, card_markdown, first_result, scratch_dir, shared_doc, ui_errors
 from . import api, engine, game, rules
 from .board import board_svg
 
@@ -87,6 +87,21 @@ def status_line(moves: list[str], side: str) -> str:
     return f"{who} to move ({turn}){check}{last}"
 
 
+# The arguments and returns xiangqi_new_game and xiangqi_move share (their docstrings, via ``shared_doc``).
+PLAY_ARGS = """
+side: the side you play, "red" (the default; red moves first) or "black".
+temperature: the model's temperature, a number from 0 (its best move; the default) to 10.
+search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
+"""
+VIEW_RETURNS = """
+the new history (ICCS moves, space-separated)
+the board (SVG)
+the move list: rows of move number, red's move (ICCS, Chinese) and black's
+the model's top 5 candidates for its reply: rows of move (ICCS), Chinese and probability
+the status line (Markdown): whose turn, check, the last move, or the result
+"""
+
+
 def _view(moves: list[str], side: str, top=(), before=None, selected=None):
     """(history, board, move table, candidates, status) for the page."""
     return (" ".join(moves), board_svg(moves, selected=selected, flip=side == "black"), move_table(moves),
@@ -94,21 +109,9 @@ def _view(moves: list[str], side: str, top=(), before=None, selected=None):
 
 
 @ui_errors
+@shared_doc(PLAY_ARGS, VIEW_RETURNS)
 def xiangqi_new_game(side: str, temperature: float = 0.0, search: str | None = None):
-    """A new game; when you take black, the model opens as red.
-
-    Args:
-        side: the side you play, "red" (the default; red moves first) or "black".
-        temperature: the model's temperature, a number from 0 (its best move; the default) to 10.
-        search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
-
-    Returns:
-        the new history (ICCS moves, space-separated)
-        the board (SVG)
-        the move list: rows of move number, red's move (ICCS, Chinese) and black's
-        the model's top 5 candidates for its reply: rows of move (ICCS), Chinese and probability
-        the status line (Markdown): whose turn, check, the last move, or the result
-    """
+    """A new game; when you take black, the model opens as red."""
     side = _check_side(side)
     temperature = api._check_temperature(temperature)
     search = _search(search)
@@ -119,6 +122,7 @@ def xiangqi_new_game(side: str, temperature: float = 0.0, search: str | None = N
 
 
 @ui_errors
+@shared_doc(PLAY_ARGS, VIEW_RETURNS)
 def xiangqi_move(history: str, move: str, side: str = "red", temperature: float = 0.0, search: str | None = None):
     """Play ``move`` (ICCS like h2e2, WXF like C2=5, or Chinese like 炮二平五) after ``history``
     (ICCS moves, space-separated); the model replies at once (unless the game is over). Stateless:
@@ -127,16 +131,6 @@ def xiangqi_move(history: str, move: str, side: str = "red", temperature: float 
     Args:
         history: the game so far, ICCS moves from the start (h2e2...) separated by spaces or commas; "": a new game.
         move: your move, legal and on your turn: ICCS (h2e2), WXF (C2=5) or Chinese (炮二平五).
-        side: the side you play, "red" (the default; red moves first) or "black".
-        temperature: the model's temperature, a number from 0 (its best move; the default) to 10.
-        search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
-
-    Returns:
-        the new history (ICCS moves, space-separated)
-        the board (SVG)
-        the move list: rows of move number, red's move (ICCS, Chinese) and black's
-        the model's top 5 candidates for its reply: rows of move (ICCS), Chinese and probability
-        the status line (Markdown): whose turn, check, the last move, or the result
     """
     side = _check_side(side)
     search = _search(search)
