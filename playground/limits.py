@@ -4,8 +4,9 @@ A public Space takes requests from anyone, so each request is costed *before* it
 declares, in its ``tab.py`` (``COST``, read through the registry), the unit its work is counted in
 (network evaluations of one sample: a U-Net call on one image, a BERT pass over one character
 position...), what one unit costs in seconds on the reference machine (a 2-core AMD EPYC, float32;
-measured with ``python -m playground bench``), and for each endpoint how many units a request asks
-for. A request whose estimate is over the budget gets a clear error before any work is done.
+``python -m playground bench --costs`` measures it on any machine), and for each endpoint how many
+units a request asks for. A request whose estimate is over the budget gets a clear error before any
+work is done.
 
 The limits bind the app's endpoints only (the page, ``gradio_client``, MCP tools). The Python API
 and the command line are unlimited: the message says how to run the same request without a limit.

@@ -69,10 +69,10 @@ def test_over_the_budget_is_refused_with_what_to_do():
     with pytest.raises(ValueError) as e:
         limits.check(cost("ddpm"), "ddpm_generate", ["ddpm", 1000, 0.0, 0, 256], budget=60)
     message = str(e.value)
-    for part in ("256,000 U-Net evaluations", "steps x n", "1,280 s", "allows at most 60 s", "about 12,000 of them", "PLAYGROUND_WORK_BUDGET",
+    for part in ("256,000 U-Net evaluations", "steps x n", "1,920 s", "allows at most 60 s", "about 8,000 of them", "PLAYGROUND_WORK_BUDGET",
                  "fewer steps or images", "playground.ddpm.generate("):
         assert part in message, (part, message)
-    assert limits.check(cost("ddpm"), "ddpm_generate", ["ddpm", 1000, 0.0, 0, 12], budget=60).seconds == 60
+    assert math.isclose(limits.check(cost("ddpm"), "ddpm_generate", ["ddpm", 1000, 0.0, 0, 8], budget=60).seconds, 60)
     assert limits.check(cost("ddpm"), "ddpm_random_seed", [], budget=1e-9) is None  # not costed
 
 
@@ -139,11 +139,11 @@ FREE = {"gan_random_seed", "gan_model_card", "ddpm_preset", "ddpm_random_seed", 
         "xiangqi_undo", "xiangqi_export", "gibbs_random_seed", "system_status"}
 # per tab: a request just under the budget, and one just over it
 EDGES = [
-    ("gan_generate", ["dcgan", 0, 199], ["dcgan", 0, 201]),  # 0.0995 s / 0.1005 s
-    ("ddpm_generate", ["dpm++", 4, 0.0, 0, 4], ["dpm++", 7, 0.0, 0, 3]),  # 16 / 21 U-Net evaluations
+    ("gan_generate", ["dcgan", 0, 99], ["dcgan", 0, 101]),  # 0.099 s / 0.101 s
+    ("ddpm_generate", ["dpm++", 3, 0.0, 0, 4], ["dpm++", 7, 0.0, 0, 3]),  # 12 / 21 U-Net evaluations
     ("eae_generate", ["eae", 0, 99, 1.0], ["eae", 0, 101, 1.0]),
-    ("gibbs_sample", ["", 4, 2, 80, 0, 1.0, 0, "random", "none", 0],  # 640 / 720 character-steps
-     ["", 4, 2, 90, 0, 1.0, 0, "random", "none", 0]),
+    ("gibbs_sample", ["", 4, 2, 120, 0, 1.0, 0, "random", "none", 0],  # 960 / 1,040 character-steps
+     ["", 4, 2, 130, 0, 1.0, 0, "random", "none", 0]),
     ("xiangqi_move", ["", "h2e2", "red", 0.0, "none"], ["", "h2e2", "red", 0.0, "1-ply"]),  # 1 / 4 replies
 ]
 
@@ -296,8 +296,8 @@ def test_the_mixed_load_bench_reports_light_beside_heavy(app_url):
     among 4; the figures themselves come from the CLI run (README)."""
     from playground.bench import bench_mixed, heaviest_allowed
 
-    assert heaviest_allowed(60) == ("ddpm_generate", ("ddpm", 1000, 0.0, 0, 12))
-    assert heaviest_allowed(2) == ("ddpm_generate", ("ddpm", 400, 0.0, 0, 1))
+    assert heaviest_allowed(60) == ("ddpm_generate", ("ddpm", 1000, 0.0, 0, 8))
+    assert heaviest_allowed(2) == ("ddpm_generate", ("ddpm", 266, 0.0, 0, 1))
     report = bench_mixed(4, 1, url=app_url, budget=1)
     assert report["all light"]["users"] == 4 and report["mixed, light clients"]["users"] == 3
     assert all(row["failures"] == 0 for row in report.values()), report
@@ -306,7 +306,7 @@ def test_the_mixed_load_bench_reports_light_beside_heavy(app_url):
 
 
 def test_the_page_says_why_a_request_was_refused(limited_url):
-    """In the browser: 256 GAN images (0.128 s) over a 0.1 s budget: an error on the page that says
+    """In the browser: 256 GAN images (0.256 s) over a 0.1 s budget: an error on the page that says
     the limit; the System panel shows the limits in force."""
     from playwright.sync_api import sync_playwright
 

@@ -11,8 +11,8 @@ MAIN = ("ddpm_generate", ("dpm++", 25, 0.0, 0, 16), 16)  # api_name, the UI's de
 TABLE = "ddpm:1000@500,dpm++:25@500,ddim:10,ddim:25,ddim:50,dpm++:10,dpm++:25,dpm++:50"
 
 COST = Cost(
-    # one U-Net call on one 28x28 image: 10,000 images x 25 steps in about 18 minutes (README)
-    unit="U-Net evaluations of one image", seconds_per_unit=0.005,
+    # one U-Net call on one 28x28 image (bench --costs: 0.0074 s at 16 images)
+    unit="U-Net evaluations of one image", seconds_per_unit=0.0075,
     endpoints={
         "ddpm_generate": ("steps x n", lambda sampler, steps, eta, seed, n: units(steps) * units(n)),
         "ddpm_frames": ("steps x n", lambda sampler, steps, eta, seed, n: units(steps) * units(n)),

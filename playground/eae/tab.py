@@ -8,7 +8,7 @@ from ..limits import Cost, units
 MAIN = ("eae_generate", ("eae", 0, 64, 1.0), 64)  # api_name, the UI's default inputs, images returned
 
 COST = Cost(
-    unit="encoder or decoder evaluations of one image", seconds_per_unit=0.001,  # 64 images in 66 ms (bench)
+    unit="encoder or decoder evaluations of one image", seconds_per_unit=0.001,  # bench --costs: 0.00098
     endpoints={
         "eae_generate": ("n", lambda model, seed, n, temperature=1.0: units(n)),
         # each image encoded and decoded

@@ -15,8 +15,8 @@ def _characters(template, length) -> float:
 
 COST = Cost(
     # one character position in one chain, one Gibbs step (a BERT pass over the chain costs about its
-    # length): 8 chains x 400 steps x 24 characters in about 10 s (README)
-    unit="character-steps", seconds_per_unit=0.00015,
+    # length; bench --costs: 0.0001 s at 8 chains x 24 characters)
+    unit="character-steps", seconds_per_unit=0.0001,
     endpoints={
         name: ("n chains x steps x characters (the template's, or length)",
                lambda template, length, n, steps, *rest: units(n) * units(steps) * _characters(template, length))

@@ -11,7 +11,7 @@ OPENING = "h2e2 h9g7 h0g2 i9h9 i0h0 b9c7".split()
 
 def _replies(search) -> float:
     """A model reply counts 1 with ``search="none"`` and 4 with the one-ply lookahead (the shipped
-    model's default): 41 ms and 182 ms measured."""
+    model's default): 41 ms and 182 ms measured (``eval xiangqi``)."""
     return 1.0 if search == "none" else 4.0
 
 
@@ -20,7 +20,9 @@ PLIES_PER_GAME = 300  # the move cap: the model plays at most half of them
 REPLY = "one reply, 4 with the one-ply lookahead"
 
 COST = Cost(
-    unit="model replies", seconds_per_unit=0.045,
+    # bench --costs: 0.11 s a unit for /xiangqi_move (your move, the reply, the board and the candidates);
+    # a watched game's replies cost less (no candidates)
+    unit="model replies", seconds_per_unit=0.09,
     endpoints={
         "xiangqi_move": (REPLY, lambda history, move, side="red", temperature=0.0, search=None: _replies(search)),
         "xiangqi_new_game": (REPLY, lambda side, temperature=0.0, search=None: _replies(search)),
