@@ -64,37 +64,6 @@ try:
                 page.wait_for_function(  # the move box is cleared after each move: wait for that first
                     "() => document.querySelector('#xiangqi-move-input textarea').value === ''", timeout=60_000)
             page.evaluate("window.scrollTo(0, 0)")
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(ROOT / "assets" / "screenshot-ddpm.png"), full_page=False)
-            page.set_viewport_size({"width": 1280, "height": 900})
-        if "eae" in WANTED:
-            page.get_by_role("tab", name="EAE · entropic autoencoder").click()
-            page.locator("#eae-gallery img").nth(63).wait_for(state="attached", timeout=60_000)
-            page.locator("#eae-reconstruct").click()
-            page.locator("#eae-pairs img").nth(15).wait_for(state="attached", timeout=60_000)
-            page.set_viewport_size({"width": 1280, "height": 1350})  # samples and reconstructions in one frame
-            page.evaluate("window.scrollTo(0, 0)")
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(ROOT / "assets" / "screenshot-eae.png"), full_page=False)
-        if "xiangqi" in WANTED:
-            page.get_by_role("tab", name="Xiangqi · 象棋 GPT").click()
-            page.set_viewport_size({"width": 1280, "height": 1000})
-            for ply, move in enumerate(["炮二平五", "马二进三", "车一平二"]):
-                page.locator("#xiangqi-move-input textarea").fill(move)
-                page.locator("#xiangqi-play").click()
-                page.wait_for_function(
-                    "n => { const t = document.querySelector('#xiangqi-history textarea');"
-                    " return t && t.value.split(' ').length === n; }", arg=2 * (ply + 1), timeout=60_000)
-                page.wait_for_function(  # the move box is cleared after each move: wait for that first
-                    "() => document.querySelector('#xiangqi-move-input textarea').value === ''", timeout=60_000)
-            page.locator("#xiangqi-board [data-sq='a3']").click()  # a soldier, picked up
-            try:
-                page.locator("#xiangqi-board circle.selected").wait_for(timeout=20_000)
-            except Exception as e:
-                print("DEBUG", e)
-                page.screenshot(path="/tmp/xq-debug.png", full_page=True)
-                print(page.locator("#xiangqi-status").inner_text(), page.locator("#xiangqi-history textarea").input_value())
-            page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(1000)
             page.screenshot(path=str(ROOT / "assets" / "screenshot-xiangqi.png"), full_page=False)
         if "gibbs" in WANTED:
