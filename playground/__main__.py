@@ -1,8 +1,8 @@
-"""Command line: ``python -m playground serve | train | eval | bench | sample | data | sweep``.
+"""Command line: ``python -m playground serve | train | eval | bench | sample | data | sweep | prior``.
 
 Every command but ``serve`` and ``bench`` takes a tab (``python -m playground train ddpm ...``);
 the tabs, and what each offers, come from the registry (``playground.tabs``): a tab's ``tab.py``
-defines the hooks (``training``, ``evaluate``, ``sample``, ``make_data``, ``sweep``) and the
+defines the hooks (``training``, ``evaluate``, ``sample``, ``make_data``, ``sweep``, ``fit_prior``) and the
 arguments they take. ``train``'s flags come from the tab's config dataclass, so
 ``python -m playground train ddpm --help`` lists DDPM's flags only.
 """
@@ -22,6 +22,7 @@ TAB_COMMANDS = {
     "sample": ("sample", "add_sample_arguments", "write a grid of samples to a PNG"),
     "data": ("make_data", "add_data_arguments", "make training data (xiangqi: Fairy-Stockfish games)"),
     "sweep": ("sweep", "add_sweep_arguments", "a hyperparameter sweep (eae: the card's one-at-a-time sweep)"),
+    "prior": ("fit_prior", "add_prior_arguments", "fit an ex-post prior to a model's training codes (eae: a mixture)"),
 }
 
 
@@ -52,7 +53,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_tab(args) -> int:
-    """eval, sample, data, sweep: the tab's own hook."""
+    """eval, sample, data, sweep, prior: the tab's own hook."""
     _threads(args)
     hook = getattr(tabs.get(args.tab).entry, TAB_COMMANDS[args.command][0])
     if args.command == "sample":
@@ -146,7 +147,7 @@ def _tab_parser(sub, command: str, name: str, selected: bool):
             p.add_argument("--n", type=int, default=64)
             p.add_argument("--nrow", type=int, default=None, help="images per row (default: square)")
             p.add_argument("--out", default="samples.png")
-    if command in ("train", "eval", "sweep"):
+    if command in ("train", "eval", "sweep", "prior"):
         _add_threads(p)
 
 

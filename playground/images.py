@@ -145,3 +145,31 @@ def to_fashion_image(image) -> np.ndarray:
     a = np.asarray(grey, dtype=np.uint8)
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     return (255 - a if np.median(border) > 127 else a).copy()
+
+
+# --------------------------------------------------------------------------- the image models, for the Compare tab
+class ImageModel:
+    """One image model as the Compare tab sees it: each image tab lists its own in ``tab.py``'s
+    ``image_models()``, and the registry gathers them (``tabs.image_models``), so the Compare tab
+    reaches every model without importing another tab's folder.
+
+    * ``name``: unique, e.g. ``"gan/dcgan"`` or ``"eae/eae · gmm"``; ``family``: "GAN", "diffusion", "autoencoder";
+    * ``sample(n, seed)``: a uint8 array (n, 28, 28), the same for the same seed;
+    * ``record()``: the model's measured figures, read from its card's own files (``metrics.json``,
+      ``training.json``): ``fd``, ``kid``, ``precision``, ``recall``, ``n`` (samples scored), ``classes``
+      (class name -> share of those samples under the metric classifier), ``parameters`` (of the
+      network that samples), ``train_cpu_minutes``, ``settings`` (how the scored samples were drawn)
+      and ``source`` (the files read);
+    * ``how``: one line on how it samples; ``slow``: drawn after the others (the diffusion models).
+    """
+
+    def __init__(self, name: str, family: str, sample, record, how: str = "", slow: bool = False):
+        self.name, self.family, self.sample, self.record, self.how, self.slow = name, family, sample, record, how, slow
+
+    def __repr__(self):
+        return f"ImageModel({self.name!r})"
+
+
+def parameter_count(*modules) -> int:
+    """The number of parameters of the given modules together."""
+    return int(sum(p.numel() for m in modules for p in m.parameters()))

@@ -9,7 +9,8 @@ its trainer, its API and two modules this registry reads:
 * ``tab.py`` with ``MAIN``: ``(api_name, default inputs, images returned or None)`` of the main
   endpoint (bench and load test); ``training()`` returning a ``cliargs.Training`` (for ``train``);
   ``add_eval_arguments(parser)`` and ``evaluate(args, command) -> int`` (for ``eval``);
-  ``bench_cases() -> [(name, fn)]`` (for ``bench``); ``COST``, a ``limits.Cost``: the unit its endpoints'
+  ``bench_cases() -> [(name, fn)]`` (for ``bench``); optionally ``image_models()`` (the image models it
+  ships, for the Compare tab); ``COST``, a ``limits.Cost``: the unit its endpoints'
   work is counted in and each endpoint's count (the work budget of a public server). Optional hooks add commands the same way:
   ``add_data_arguments`` / ``make_data`` (``data``), ``add_sample_arguments`` / ``sample`` (``sample``).
   A hook a tab does not define is a command the tab does not have.
@@ -30,6 +31,7 @@ class Tab:
     title: str  # the tab's label in the app
     package: str  # the Python package of the folder
     in_app: bool = True  # False: a model with CLI entries only (the metric classifier)
+    composes: bool = False  # True: shows the other tabs' models (Compare), reached through this registry only
 
     @property
     def entry(self):
@@ -51,8 +53,21 @@ TABS: list[Tab] = [
     Tab("eae", "EAE · entropic autoencoder", "playground.eae"),
     Tab("xiangqi", "Xiangqi · 象棋 GPT", "playground.xiangqi"),
     Tab("gibbs", "Gibbs · BERT 中文", "playground.gibbs"),
+    Tab("compare", "Compare · every image model", "playground.compare", composes=True),
     Tab("classifier", "Fashion-MNIST classifier (the image metrics' features)", "playground.classifier", in_app=False),
 ]
+
+
+def image_models() -> list:
+    """Every image model the tabs ship (each tab's ``tab.py`` ``image_models()``: ``images.ImageModel``),
+    in registry order. A tab whose models cannot be listed is left out, with a message."""
+    models = []
+    for name in names("image_models"):
+        try:
+            models += get(name).entry.image_models()
+        except (ValueError, OSError) as e:
+            print(f"compare: the {name} tab's models are left out ({type(e).__name__}: {e})")
+    return models
 
 
 def register(tab: Tab) -> Tab:

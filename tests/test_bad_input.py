@@ -112,6 +112,7 @@ def _view(out) -> bool:  # the xiangqi tab's (history, board, moves, candidates,
 SEED = P("number", 0, valid=("none", "zero"))
 GAN_ARCH = P("choice", "dcgan", name="arch")
 EAE_MODEL = P("choice", "eae", name="model")
+EAE_PRIOR = P("choice", "gmm", name="prior")
 SIDE = P("choice", "red", name="side")
 XQ_TEMP = P("number", 0, valid=("zero",), name="temperature")
 XQ_SEARCH = P("choice", "none", valid=("none",), name="search")  # None: the model's default
@@ -149,11 +150,12 @@ ENDPOINTS: dict[str, E] = {
                     private=True),  # nothing saved in a new session: a no-op
     # a gallery click; sent without event data (nothing clicked): a no-op once the target is valid
     "ddpm_pick": E({"target": P("choice", "A")}, private=True),
-    "eae_generate": E({"model": EAE_MODEL, "seed": SEED, "n": P("number", 1), "temperature": P("number", 1.0)},
-                      lambda out: _gallery(out, 1)),
+    "eae_generate": E({"model": EAE_MODEL, "seed": SEED, "n": P("number", 1), "temperature": P("number", 1.0),
+                       "prior": EAE_PRIOR}, lambda out: _gallery(out, 1)),
     "eae_reconstruct": E({"model": EAE_MODEL, "files": P("files", None, valid=("none",), name="upload|files"),
                           "count": P("number", 1), "seed": SEED}, lambda out: _gallery(out[0], 1)),
-    "eae_interpolate": E({"model": EAE_MODEL, "seed_a": SEED, "seed_b": SEED, "steps": P("number", 2)},
+    "eae_interpolate": E({"model": EAE_MODEL, "seed_a": SEED, "seed_b": SEED, "steps": P("number", 2),
+                          "prior": EAE_PRIOR},
                          lambda out: _gallery(out[0], 2) and Path(out[1]).is_file()),
     "eae_latent_report": E({"model": EAE_MODEL}),  # every bad model is refused before the (slow) report
     "eae_random_seed": E(check=lambda out: 0 <= out < 2**32),
@@ -180,6 +182,11 @@ ENDPOINTS: dict[str, E] = {
     "gibbs_chain": E(GIBBS, lambda out: len(out[1].splitlines()) == 1 and Path(out[2]).is_file()),
     "gibbs_sample": E(GIBBS, lambda out: len(out[0].splitlines()) == 1 and Path(out[1]).is_file()),
     "gibbs_random_seed": E(check=lambda out: 0 <= out < 2**32),
+    "compare_generate": E({"seed": SEED, "count": P("number", 1)}, lambda out: _gallery(out[0]) and len(out[0]) >= 9),
+    "compare_table": E(check=lambda out: len(out[0]["data"]) >= 9),
+    "compare_nearest": E({"image": P("image", SAMPLE), "k": P("number", 1)}, lambda out: _gallery(out[0], 1)),
+    # a gallery click's follow-up (the clicked sample's neighbours): the same handler, by another name
+    "compare_nearest_1": E({"image": P("image", SAMPLE), "k": P("number", 1)}, private=True),
     "load_example": E({"index": P("index", 0, valid=("zero",), name="example")},
                       lambda out: isinstance(out, dict), documented=False),
     "system_status": E(check=lambda out: "device" in out),
@@ -189,6 +196,7 @@ ENDPOINTS: dict[str, E] = {
     "ddpm_first_result": E(check=lambda out: _gallery(out, 16), documented=False),
     "eae_first_result": E(check=lambda out: _gallery(out, 64), documented=False),
     "xiangqi_first_result": E(check=lambda out: len(out["data"]) == 5, documented=False),
+    "compare_first_result": E(check=lambda out: _gallery(out[0]) and len(out[0]) >= 72, documented=False),
     "gibbs_first_result": E(check=lambda out: isinstance(out, str) and len(out.splitlines()) == 4, documented=False),
 }
 # Not in the table: events without a function (Cancel buttons) and the lambdas that clear a

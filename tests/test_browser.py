@@ -181,3 +181,35 @@ def test_gibbs_tab_streams_the_chains(app_url, tmp_path):
             page.screenshot(path=str(tmp_path / "gibbs.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_compare_tab_rows_and_a_clicked_samples_nearest_training_images(app_url):
+    """The Compare tab shows a row of 8 samples per model on page load; a click on a sample finds its
+    8 nearest training images and says how close the nearest is; a new seed and count redraw every row."""
+    from playground import compare
+
+    models = len(compare.models())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(app_url)
+            page.get_by_role("tab", name="Compare · every image model").click()
+            images = page.locator("#compare-gallery img")
+            images.nth(8 * models - 1).wait_for(state="attached", timeout=120_000)
+            assert page.locator("#compare-table").inner_text().count("eae/") == 6
+            images.nth(0).click()
+            page.locator("#compare-neighbours img").nth(7).wait_for(state="attached", timeout=60_000)
+            page.wait_for_function("() => (document.querySelector('#compare-verdict') || {}).innerText"
+                                   "?.includes('typically')", timeout=60_000)
+            before = images.first.get_attribute("src")
+            page.locator("#compare-seed input").fill("3")
+            page.locator("#compare-count input[type=number]").fill("2")
+            page.locator("#compare-count input[type=number]").press("Enter")
+            page.locator("#compare-generate").click()
+            page.wait_for_function(
+                "([src, n]) => { const i = [...document.querySelectorAll('#compare-gallery img')];"
+                " return i.length === n && i[0].src !== src && i[0].complete && i[0].naturalWidth == 28; }",
+                arg=[before, 2 * models], timeout=120_000)
+        finally:
+            browser.close()

@@ -168,3 +168,29 @@ def bench_extra(args) -> None:
     ours = time.perf_counter() - t0
     print(f"{'stock DDPMPipeline 1000 steps n=16':44s} {stock:7.2f} s")
     print(f"{'ddpm dpm++ 25 steps n=16 (ours)':44s} {ours:7.2f} s   ratio {stock / ours:.0f}x")
+
+
+def image_models() -> list:
+    """The shipped diffusion model(s), for the Compare tab (``images.ImageModel``), sampled as the
+    tab's default does: DPM-Solver++ in 25 steps."""
+    from ..checkpoints import read_json
+    from ..images import ImageModel, parameter_count
+    from . import api
+
+    sampler, steps = "dpm++", 25
+
+    def record(model: str) -> dict:
+        folder = api.model_dir(model)
+        m, t = read_json(folder / "metrics.json"), read_json(folder / "training.json")
+        rows = [r for r in m["rows"] if (r["sampler"], r["steps"]) == (sampler, steps)]
+        if not rows:
+            raise ValueError(f"{folder.name}/metrics.json has no {sampler} {steps}-step row")
+        r = max(rows, key=lambda r: r["n"])
+        return {"fd": r["fd"], "kid": r["kid"], "precision": r["precision"], "recall": r["recall"], "n": r["n"],
+                "classes": r["classes"], "parameters": parameter_count(api.load_unet(model)),
+                "train_cpu_minutes": t["cpu_minutes"], "settings": f"{sampler}, {steps} steps",
+                "source": [f"checkpoints/{folder.name}/metrics.json", f"checkpoints/{folder.name}/training.json"]}
+
+    return [ImageModel(f"ddpm/{api.SHIPPED}", "diffusion",
+                       lambda n, seed: api.generate(n, steps=steps, sampler=sampler, seed=seed, output_type="np"),
+                       lambda: record(api.SHIPPED), how=f"noise -> U-Net, {sampler} in {steps} steps", slow=True)]

@@ -1,14 +1,19 @@
-"""The EAE tab's Python API: ``generate``, ``reconstruct``, ``interpolate``, ``latent_report``.
+"""The EAE tab's Python API: ``generate``, ``reconstruct``, ``interpolate``, ``latent_report``, ``fit_prior``.
 
 The UI calls exactly these. ``model`` is one of the shipped models, ``"eae"``, ``"ae-bn"``
 or ``"vae"`` (all the same convolutional autoencoder, trained three ways), or a path to a
 folder written by ``python -m playground train eae --export``.
+
+``prior`` picks where latents come from: ``"normal"``, z ~ N(0, I) (the write-up's method, the
+default), or ``"gmm"``, the 10-component Gaussian mixture fitted after training to the model's
+training codes (``prior.py``; Ghosh et al. 2020), stored beside the weights.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +25,7 @@ from ..checks import check_choice, check_float, check_int, validate_seed
 from ..device import manager
 from ..images import OUTPUT_TYPES, to_fashion_image, to_pil, to_uint8
 from ..latent import slerp
+from . import prior as mixture
 from .models import KINDS, Autoencoder, gaussian_entropy, knn_entropy
 
 MODELS = KINDS
@@ -28,6 +34,8 @@ MAX_N = 10_000
 MAX_IMAGES = 1_000  # reconstruct: images per call
 BATCH = 1_000
 MAX_TEMPERATURE = 10.0
+PRIORS = ("normal", "gmm")
+DEFAULT_PRIOR = "normal"
 
 
 def checkpoint_name(model: str) -> str:
@@ -52,6 +60,27 @@ def model_dir(model: str = DEFAULT_MODEL) -> Path:
     return Path(model) if os.path.isabs(model) else checkpoint_dir(checkpoint_name(model))
 
 
+def _check_prior(prior) -> str:
+    return check_choice("prior", prior, PRIORS, note="(normal: N(0, I), the write-up's; gmm: the fitted mixture)")
+
+
+def load_prior(model: str = DEFAULT_MODEL) -> mixture.MixturePrior:
+    """The model's fitted mixture prior, loaded once and cached; a ``ValueError`` naming the model
+    when its ``prior-gmm.safetensors`` is missing or corrupt (the other models are unaffected)."""
+    model = _check_model(model)
+    dim = load_model(model).latent_dim
+    return manager.get(f"eae/{model}/gmm", lambda: mixture.load(model_dir(model), dim, Path(model).name))
+
+
+def sample_latent(model: str, n: int, generator: torch.Generator, temperature: float = 1.0,
+                  prior: str = DEFAULT_PRIOR) -> torch.Tensor:
+    """``n`` latents from the chosen prior, at a temperature (the spread: N(0, T^2 I), or each mixture
+    component's standard deviations times T)."""
+    if prior == "gmm":
+        return load_prior(model).sample(n, generator, temperature)
+    return load_model(model).sample_latent(n, generator, temperature)
+
+
 @manager.gpu
 def _decode(model: str, z: torch.Tensor) -> np.ndarray:
     net = load_model(model)
@@ -60,8 +89,10 @@ def _decode(model: str, z: torch.Tensor) -> np.ndarray:
 
 
 def generate(n: int = 16, seed: int | None = None, model: str = DEFAULT_MODEL, temperature: float = 1.0,
-             output_type: str = "pil"):
-    """Draw ``n`` images (1 to 10,000): z ~ N(0, temperature^2 I) -> decoder.
+             output_type: str = "pil", prior: str = DEFAULT_PRIOR):
+    """Draw ``n`` images (1 to 10,000): z from the prior -> decoder. ``prior="normal"``:
+    z ~ N(0, temperature^2 I) (the write-up's); ``prior="gmm"``: the fitted mixture, each
+    component's spread scaled by ``temperature``.
 
     The same seed gives the same images; ``seed=None`` draws one (recorded in each PIL
     image's PNG text chunk). Returns 28x28 greyscale PIL images, or with
@@ -71,34 +102,39 @@ def generate(n: int = 16, seed: int | None = None, model: str = DEFAULT_MODEL, t
     model = _check_model(model)
     temperature = check_float("temperature", temperature, 0, MAX_TEMPERATURE, low_open=True)
     check_choice("output_type", output_type, OUTPUT_TYPES)
+    prior = _check_prior(prior)
     seed = validate_seed(seed)
-    net = load_model(model)
-    images = _decode(model, net.sample_latent(n, manager.generator(seed), temperature))
+    images = _decode(model, sample_latent(model, n, manager.generator(seed), temperature, prior))
     if output_type == "np":
         return images
-    params = [{"model": f"eae/{model}", "seed": seed, "temperature": temperature, "n": n, "index": i} for i in range(n)]
+    params = [{"model": f"eae/{model}", "prior": prior, "seed": seed, "temperature": temperature, "n": n, "index": i}
+              for i in range(n)]
     return to_pil(images, params)
 
 
-def interpolate(seed_a: int, seed_b: int, steps: int = 8, model: str = DEFAULT_MODEL, output_type: str = "pil"):
-    """``steps`` (2 to 64) frames on the great circle between the latents of two seeds.
+def interpolate(seed_a: int, seed_b: int, steps: int = 8, model: str = DEFAULT_MODEL, output_type: str = "pil",
+                prior: str = DEFAULT_PRIOR):
+    """``steps`` (2 to 64) frames between the latents of two seeds.
 
-    Frame 0 is ``generate(1, seed_a)``, the last is ``generate(1, seed_b)``; slerp keeps
-    the in-between latents at the typical radius of N(0, I).
+    Frame 0 is ``generate(1, seed_a, prior=prior)``, the last is ``generate(1, seed_b, prior=prior)``.
+    Under N(0, I) the path is the great circle (slerp keeps the in-between latents at the prior's
+    typical radius); under the mixture, whose mass does not sit on a shell around 0, it is the straight
+    line between the two latents.
     """
     seed_a, seed_b = validate_seed(seed_a, "seed_a"), validate_seed(seed_b, "seed_b")
     steps = check_int("steps", steps, 2, 64)
     model = _check_model(model)
     check_choice("output_type", output_type, OUTPUT_TYPES)
-    net = load_model(model)
-    za = net.sample_latent(1, manager.generator(seed_a))[0]
-    zb = net.sample_latent(1, manager.generator(seed_b))[0]
+    prior = _check_prior(prior)
+    za = sample_latent(model, 1, manager.generator(seed_a), 1.0, prior)[0]
+    zb = sample_latent(model, 1, manager.generator(seed_b), 1.0, prior)[0]
     ts = torch.linspace(0, 1, steps)
-    frames = _decode(model, torch.stack([slerp(za, zb, t) for t in ts]))
+    path = [slerp(za, zb, t) for t in ts] if prior == "normal" else [torch.lerp(za, zb, t) for t in ts]
+    frames = _decode(model, torch.stack(path))
     if output_type == "np":
         return frames
-    params = [{"model": f"eae/{model}", "seed_a": seed_a, "seed_b": seed_b, "steps": steps, "t": round(float(t), 4)}
-              for t in ts]
+    params = [{"model": f"eae/{model}", "prior": prior, "seed_a": seed_a, "seed_b": seed_b, "steps": steps,
+               "t": round(float(t), 4)} for t in ts]
     return to_pil(frames, params)
 
 
@@ -197,7 +233,10 @@ def latent_report(model: str = DEFAULT_MODEL, data_dir=None, k: int = 5, seed: i
       Kolmogorov-Smirnov statistics against N(0, 1), and the share of prior draws z ~ N(0, I)
       that land near some code ("prior coverage": the k-NN recall of codes by prior draws,
       1 - the share that falls in holes the decoder never saw);
-    * quantiles for a QQ plot (pooled over dimensions).
+    * quantiles for a QQ plot (pooled over dimensions);
+    * ``gmm``: the same coverage figures for draws from the fitted mixture prior, and the mean
+      log-likelihood of the test codes under N(0, I) and under the mixture (nats per code: how much
+      better the mixture describes the codes), or ``{"error": ...}`` when the model has none.
     """
     from ..data import as_tensor, load_fashion_mnist
     from ..metrics import precision_recall
@@ -216,6 +255,7 @@ def latent_report(model: str = DEFAULT_MODEL, data_dir=None, k: int = 5, seed: i
     probs = (np.arange(1, 100) / 100.0)
     pooled = codes.ravel()
     worst = int(ks.argmax())
+    gmm = _mixture_report(model, codes, seed)
     return {
         "model": model,
         "n": int(n),
@@ -232,9 +272,62 @@ def latent_report(model: str = DEFAULT_MODEL, data_dir=None, k: int = 5, seed: i
         "ks_worst_dim": worst,
         "prior_coverage": round(prior_precision, 4),
         "codes_covered_by_prior": round(code_recall, 4),
+        "gmm": gmm,
         "qq": {
             "normal": np.round(torch.special.ndtri(torch.from_numpy(probs)).numpy(), 4).tolist(),
             "pooled": np.round(np.quantile(pooled, probs), 4).tolist(),
             "worst_dim": np.round(np.quantile(codes[:, worst], probs), 4).tolist(),
         },
     }
+
+
+def _mixture_report(model: str, codes: np.ndarray, seed: int) -> dict:
+    """The latent report's mixture part (see ``latent_report``)."""
+    from ..metrics import precision_recall
+
+    try:
+        gmm = load_prior(model)
+    except ValueError as e:
+        return {"error": str(e)}
+    n, d = codes.shape
+    draws = gmm.sample(n, torch.Generator().manual_seed(seed + 2)).double().numpy()
+    coverage, covered = precision_recall(codes, draws, k=3)
+    z = torch.from_numpy(codes)
+    log_n01 = (-0.5 * z.pow(2).sum(1) - 0.5 * d * math.log(2 * math.pi)).mean().item()
+    return {"components": gmm.components, "prior_coverage": round(coverage, 4),
+            "codes_covered_by_prior": round(covered, 4),
+            "test_log_likelihood_n01": round(log_n01, 3),
+            "test_log_likelihood_gmm": round(gmm.log_prob(z).mean().item(), 3),
+            "fd_gmm_draws_to_codes": round(_frechet(draws, codes), 4)}
+
+
+def _frechet(a: np.ndarray, b: np.ndarray) -> float:
+    from ..metrics import frechet_distance
+
+    return frechet_distance(a, b)
+
+
+# --------------------------------------------------------------------------- the mixture prior's fit
+def training_codes(model: str = DEFAULT_MODEL, data_dir=None, seed: int = 0) -> np.ndarray:
+    """The codes of the 60,000 training images (the VAE: one posterior sample each, a draw of its
+    aggregate posterior, which is what its decoder was trained on)."""
+    from ..data import as_tensor, load_fashion_mnist
+
+    images, _ = load_fashion_mnist("train", root=data_dir)
+    return _codes(_check_model(model), as_tensor(images), validate_seed(seed))
+
+
+def fit_prior(model: str = DEFAULT_MODEL, components: int = mixture.COMPONENTS, seed: int = 0, data_dir=None,
+              command: str = "") -> dict:
+    """Fit the mixture prior to the model's training codes and store it beside the weights
+    (``prior-gmm.safetensors``); returns the fit's record. The cached mixture is replaced."""
+    model = _check_model(model)
+    components = check_int("components", components, 1, 100)
+    t0 = time.time()
+    codes = training_codes(model, data_dir, seed)
+    gmm, record = mixture.fit(codes, components=components, seed=seed)
+    record.update(model=Path(model).name, wall_seconds=round(time.time() - t0, 1), command=command)
+    path = mixture.save(gmm, model_dir(model), record)
+    manager.unload(f"eae/{model}/gmm")
+    record["file"] = str(path)
+    return record

@@ -21,6 +21,11 @@ from . import api
 
 UI_MAX_N = 256
 UI_MAX_RECON = 64
+PRIOR_CHOICES = [("N(0, I): the write-up's", "normal"),
+                 ("Gaussian mixture fitted to the training codes (Ghosh et al. 2020)", "gmm")]
+PRIOR_ARG = """
+prior: where latents come from: "normal" (z ~ N(0, I), the write-up's; the default) or "gmm" (the 10-component Gaussian mixture fitted after training to the model's training codes).
+"""
 MODEL_CHOICES = [("eae: BatchNorm + maximum entropy (default)", "eae"), ("ae-bn: BatchNorm alone (lambda = 0)", "ae-bn"),
                  ("vae: variational autoencoder", "vae")]
 
@@ -31,24 +36,25 @@ def _shipped(model) -> str:
 
 
 @ui_errors
-def eae_generate(model: str, seed: float, n: float, temperature: float):
+@shared_doc(PRIOR_ARG)
+def eae_generate(model: str, seed: float, n: float, temperature: float, prior: str = "normal"):
     """Generate ``n`` images (up to 256 here; 10,000 through the Python API) at a temperature:
-    z ~ N(0, temperature² I) through the decoder, 28x28 greyscale Fashion-MNIST samples.
+    z from the prior through the decoder, 28x28 greyscale Fashion-MNIST samples.
     A public server may refuse a request over its work budget (see the System panel).
 
     Args:
         model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
         seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
         n: the number of images, an integer from 1 to 256 (default 64).
-        temperature: the latent's standard deviation, a number above 0 and at most 10 (default 1; below 1: cleaner).
+        temperature: the latent's spread, a number above 0 and at most 10 (default 1; below 1: cleaner): N(0, T² I), or each mixture component's standard deviations times T.
 
     Returns:
-        the images as PNG files (a gallery), each recording its model, seed, temperature and index
+        the images as PNG files (a gallery), each recording its model, prior, seed, temperature and index
     """
     model = _shipped(model)
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
-    images = api.generate(n=n, seed=seed, model=model, temperature=temperature)
+    images = api.generate(n=n, seed=seed, model=model, temperature=temperature, prior=prior)
     return image_files(images, f"eae-{model}-seed{json.loads(images[0].info['parameters'])['seed']}")
 
 
@@ -131,19 +137,20 @@ def eae_reconstruct(model: str, files, count: float, seed: float):
 
 
 @ui_errors
-@shared_doc(LATENT_WALK_ARGS, LATENT_WALK_RETURNS)
-def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float):
-    """Frames on the great circle from seed A's latent to seed B's, and a looping GIF. The first frame
-    is seed A's first image (as eae_generate gives it at temperature 1), the last seed B's.
+@shared_doc(LATENT_WALK_ARGS + PRIOR_ARG, LATENT_WALK_RETURNS)
+def eae_interpolate(model: str, seed_a: float, seed_b: float, steps: float, prior: str = "normal"):
+    """Frames from seed A's latent to seed B's, and a looping GIF: on the great circle under N(0, I), on
+    the straight line under the mixture. The first frame is seed A's first image (as eae_generate gives
+    it at temperature 1 under the same prior), the last seed B's.
     A public server may refuse a request over its work budget (see the System panel).
 
     Args:
         model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
     """
     model = _shipped(model)
-    frames = api.interpolate(seed_a, seed_b, steps=steps, model=model)
+    frames = api.interpolate(seed_a, seed_b, steps=steps, model=model, prior=prior)
     params = json.loads(frames[0].info["parameters"])
-    name = f"eae-{model}-{params['seed_a']}-{params['seed_b']}"
+    name = f"eae-{model}-{params['prior']}-{params['seed_a']}-{params['seed_b']}"
     paths = image_files(frames, name)
     gif = Path(paths[0]).with_name(f"{name}.gif")
     save_tagged_gif(frames, gif)
@@ -160,7 +167,7 @@ def eae_latent_report(model: str):
         model: "eae" (BatchNorm + maximum entropy; the default), "ae-bn" (BatchNorm alone) or "vae".
 
     Returns:
-        the report (JSON): latent_dim, per-dimension mean and std, k-NN entropies, fd_to_n01, ks_* and prior_coverage
+        the report (JSON): latent_dim, per-dimension mean and std, k-NN entropies, fd_to_n01, ks_* and prior_coverage; under "gmm", the fitted mixture's prior coverage and the test codes' log-likelihood under N(0, I) and under it
         the QQ-plot points: code quantiles against N(0, 1) quantiles, pooled and for the least normal dimension
     """
     report = api.latent_report(_shipped(model))
@@ -186,7 +193,10 @@ def metrics_table() -> pd.DataFrame:
         except (ValueError, OSError, KeyError, TypeError) as e:
             print(f"EAE tab: no metrics for {kind} ({type(e).__name__}: {e})")
             continue
-        rows.append({"model": kind, "FD": s["fd"], "KID x 1000": round(1000 * s["kid"], 2), "precision": s["precision"],
+        gmm = next((r for r in m.get("by_prior", []) if (r["prior"], r["temperature"]) == ("gmm", 1.0)), {})
+        rows.append({"model": kind, "FD": s["fd"], "FD (gmm prior)": gmm.get("fd"),
+                     "FD of test reconstructions": m.get("reconstruction_ceiling", {}).get("fd"),
+                     "KID x 1000": round(1000 * s["kid"], 2), "precision": s["precision"],
                      "recall": s["recall"], "test SSE / image": sse,
                      "FD(code, N(0,I))": lat.get("fd_to_n01"), "prior coverage": lat.get("prior_coverage")})
     if rows and floor:
@@ -247,6 +257,8 @@ def build():
             temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (latent std)",
                                     info="z ~ N(0, T² I); below 1 trades variety for cleaner samples",
                                     elem_id="eae-temperature")
+            prior = gr.Radio(PRIOR_CHOICES, value=api.DEFAULT_PRIOR, label="Prior", elem_id="eae-prior",
+                             info="where z comes from; the mixture is fitted after training (RAE's ex-post prior)")
             go = gr.Button("Generate", variant="primary", elem_id="eae-generate")
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Samples", columns=8, height="auto",
@@ -276,7 +288,8 @@ def build():
             report = gr.JSON(label="Latent report", elem_id="eae-report")
     with gr.Accordion("The three models, measured", open=False):
         gr.Markdown("`python -m playground eval eae --write-card`: 10,000 samples each against the test set in "
-                    "the metric classifier's feature space; reconstruction error on the test set.")
+                    "the metric classifier's feature space, under N(0, I) and under the fitted mixture; the FD of "
+                    "the test images' reconstructions is the best any prior can reach with that decoder.")
         gr.Dataframe(metrics_table(), interactive=False, elem_id="eae-metrics")
     with gr.Accordion("Model card", open=False):
         try:
@@ -286,11 +299,11 @@ def build():
         card = gr.Markdown(first_card, elem_id="eae-card")
         loss = gr.LinePlot(first_loss, x="step", y="value", color="series", title="Training curves", height=260)
 
-    go.click(eae_generate, [model, seed, n, temperature], gallery, api_name="eae_generate", preprocess=False,
+    go.click(eae_generate, [model, seed, n, temperature, prior], gallery, api_name="eae_generate", preprocess=False,
              **DEVICE_EVENT)
     recon_go.click(eae_reconstruct, [model, upload, count, test_seed], [pairs, recon_note], api_name="eae_reconstruct",
                    preprocess=False, **DEVICE_EVENT)
-    walk.click(eae_interpolate, [model, seed_a, seed_b, steps], [strip, gif], api_name="eae_interpolate",
+    walk.click(eae_interpolate, [model, seed_a, seed_b, steps, prior], [strip, gif], api_name="eae_interpolate",
                preprocess=False, **DEVICE_EVENT)
     analyse.click(eae_latent_report, model, [report, qq], api_name="eae_latent_report", preprocess=False,
                   **DEVICE_EVENT)

@@ -83,3 +83,23 @@ def sample(args) -> tuple:
     from . import api
 
     return api.generate(n=args.n, seed=args.seed, arch=args.arch, output_type="np"), f"gan/{args.arch}"
+
+
+def image_models() -> list:
+    """The shipped generators, for the Compare tab (``images.ImageModel``)."""
+    from ..checkpoints import read_json
+    from ..images import ImageModel, parameter_count
+    from . import api
+
+    def record(arch: str) -> dict:
+        folder = api.model_dir(arch)
+        m, t = read_json(folder / "metrics.json"), read_json(folder / "training.json")
+        s = m["samples"]
+        return {"fd": s["fd"], "kid": s["kid"], "precision": s["precision"], "recall": s["recall"], "n": s["n"],
+                "classes": s["class_histogram"], "parameters": parameter_count(api.load_generator(arch)),
+                "train_cpu_minutes": t["cpu_minutes"], "settings": "z ~ N(0, I)",
+                "source": [f"checkpoints/{folder.name}/metrics.json", f"checkpoints/{folder.name}/training.json"]}
+
+    return [ImageModel(f"gan/{arch}", "GAN", lambda n, seed, a=arch: api.generate(n, seed=seed, arch=a, output_type="np"),
+                       lambda a=arch: record(a), how="z ~ N(0, I) -> generator, one pass")
+            for arch in api.ARCHS]
