@@ -51,6 +51,10 @@ def cost(tab: str) -> limits.Cost:
     ("xiangqi", "xiangqi_candidates", ["h2e2", 5], 1),
     ("xiangqi", "xiangqi_watch", ["random mover", "red", 0.4, 2, "1-ply"], 2 * 150 * 4),
     ("xiangqi", "xiangqi_watch", ["fairy-stockfish depth 1", "black", 0, 3, "none"], 3 * 150),
+    ("eae", "eae_generate", ["ae-bn", 0, 50, 1.0, "gmm"], 50),
+    ("eae", "eae_interpolate", ["vae", 0, 1, 12, "gmm"], 12),
+    ("compare", "compare_generate", [0, 8], 8),
+    ("compare", "compare_nearest", [{"path": "a"}, 16], 1),
 ])
 def test_the_work_a_request_asks_for(tab, api_name, inputs, units):
     found = limits.estimate(cost(tab), api_name, inputs)
@@ -109,10 +113,11 @@ def largest(tab: str) -> list[tuple[str, list]]:
                 ("eae_interpolate", ["eae", 0, 1, 64]), ("eae_latent_report", ["eae"])],
         "gibbs": [("gibbs_chain", ["", 128, 16, 2000, 0, 1.0, 0, "random", "none", 0])],
         "xiangqi": [("xiangqi_watch", ["random mover", "red", 2, 20, "1-ply"])],
+        "compare": [("compare_generate", [0, 16]), ("compare_nearest", [{"path": "a"}, 16])],
     }[tab]
 
 
-@pytest.mark.parametrize("tab", ["gan", "ddpm", "eae", "gibbs", "xiangqi"])
+@pytest.mark.parametrize("tab", ["gan", "ddpm", "eae", "gibbs", "xiangqi", "compare"])
 def test_a_local_launch_runs_everything_the_widgets_offer(tab):
     for api_name, inputs in largest(tab):
         limits.check(cost(tab), api_name, inputs, budget=limits.LOCAL_BUDGET_S)
@@ -136,7 +141,7 @@ def test_a_space_runs_the_defaults_and_refuses_the_heaviest():
 BUDGET = 0.1  # seconds of estimated compute
 # endpoints that do no model work: not costed (every other documented endpoint must be)
 FREE = {"gan_random_seed", "gan_model_card", "ddpm_preset", "ddpm_random_seed", "eae_random_seed", "eae_model_card",
-        "xiangqi_undo", "xiangqi_export", "gibbs_random_seed", "system_status"}
+        "xiangqi_undo", "xiangqi_export", "gibbs_random_seed", "system_status", "compare_table"}
 # per tab: a request just under the budget, and one just over it
 EDGES = [
     ("gan_generate", ["dcgan", 0, 99], ["dcgan", 0, 101]),  # 0.099 s / 0.101 s
