@@ -1,8 +1,8 @@
 """Regenerate the README's screenshots: assets/screenshot.png (the GAN tab),
-assets/screenshot-ddpm.png, -eae.png, -xiangqi.png and -gibbs.png: launch the app, generate,
-interpolate / reconstruct / denoise / play / sample, capture.
+assets/screenshot-ddpm.png, -eae.png, -xiangqi.png, -gibbs.png and -compare.png: launch the app, generate,
+interpolate / reconstruct / denoise / play / sample / compare, capture.
 
-    python assets/screenshot.py [gan] [ddpm] [eae] [xiangqi] [gibbs]     # default: all of them
+    python assets/screenshot.py [gan] [ddpm] [eae] [xiangqi] [gibbs] [compare]     # default: all of them
 """
 
 import sys
@@ -18,7 +18,7 @@ from playground.ui import build_demo, launch  # noqa: E402
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
-WANTED = set(sys.argv[1:]) or {"gan", "ddpm", "eae", "xiangqi", "gibbs"}
+WANTED = set(sys.argv[1:]) or {"gan", "ddpm", "eae", "xiangqi", "gibbs", "compare"}
 demo = build_demo()
 _, url, _ = launch(demo, prevent_thread_lock=True, quiet=True)
 try:
@@ -77,6 +77,17 @@ try:
             page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(1000)
             page.screenshot(path=str(ROOT / "assets" / "screenshot-gibbs.png"), full_page=False)
+        if "compare" in WANTED:
+            page.get_by_role("tab", name="Compare · every image model").click()
+            page.set_viewport_size({"width": 1280, "height": 1500})
+            images = page.locator("#compare-gallery img")
+            images.nth(8 * 9 - 1).wait_for(state="attached", timeout=120_000)
+            images.nth(6 * 8 + 2).click()  # an ae-bn sample under the mixture prior: its nearest training images
+            page.locator("#compare-neighbours img").nth(7).wait_for(state="attached", timeout=60_000)
+            page.keyboard.press("Escape")  # close the gallery's preview of the clicked sample
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-compare.png"), full_page=False)
         browser.close()
 finally:
     demo.close()

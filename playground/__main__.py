@@ -92,6 +92,11 @@ def cmd_bench(args) -> int:
         else:
             report = bench_load(args.load, url=args.url)
         return 1 if any(r["failures"] for r in report.values()) else 0
+    if args.page:  # only the page load in a real browser
+        from .bench import bench_page
+
+        bench_page(url=args.url)
+        return 0
     if args.costs:  # only the work budget's per-unit costs against this machine
         from .bench import bench_costs
 
@@ -179,7 +184,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--mixed", type=int, default=0, metavar="HEAVY",
                    help="with --load: under a Space's limits, HEAVY of the USERS clients send the heaviest request "
                         "the work budget allows, the others light ones (beside an all-light burst)")
-    p.add_argument("--url", default=None, help="--load against this running app instead of launching one")
+    p.add_argument("--page", action="store_true",
+                   help="only the page load in headless Chromium: seconds to the Compare tab's first row, warm")
+    p.add_argument("--url", default=None, help="--load or --page against this running app instead of launching one")
     for name in tabs.names("add_bench_arguments"):
         tabs.get(name).entry.add_bench_arguments(p)
     _add_threads(p)

@@ -308,3 +308,49 @@ def bench_mixed(users: int, heavy: int, url: str | None = None, budget: float | 
         if app is not None:
             app.close()
 
+
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def bench_page(repeats: int = 3, url: str | None = None) -> list[float]:
+    """In headless Chromium (Debian's), on a warm server: seconds from opening the page to the Compare
+    tab's first row of samples (8 images) loaded, for ``repeats`` fresh pages. The first page load
+    (the warm-up, which computes the tabs' first results) is not counted."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from .compare import api as compare
+
+    first_row = ("() => { const i = [...document.querySelectorAll('#compare-gallery img')].slice(0, 8);"
+                 " return i.length === 8 && i.every(x => x.complete && x.naturalWidth === 28); }")
+    app = None if url else App()
+    url = url or app.url
+    times = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                        headless=True, args=BROWSER_ARGS)
+            try:
+                for i in range(repeats + 1):
+                    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                    t0 = time.perf_counter()
+                    page.goto(url)
+                    page.get_by_role("tab", name="Compare · every image model").click()
+                    page.wait_for_function(first_row, timeout=300_000)
+                    seconds = time.perf_counter() - t0
+                    rows = page.locator("#compare-gallery img").count() // 8
+                    print(f"{'warm-up' if i == 0 else 'page load'}: the Compare tab's first row in {seconds:.2f} s "
+                          f"({rows} of {len(compare.models())} rows by then)")
+                    if i:
+                        times.append(seconds)
+                    page.close()
+            finally:
+                browser.close()
+    finally:
+        if app is not None:
+            app.close()
+    print(f"median over {repeats} page loads: {statistics.median(times):.2f} s")
+    return times

@@ -183,10 +183,11 @@ ENDPOINTS: dict[str, E] = {
     "gibbs_sample": E(GIBBS, lambda out: len(out[0].splitlines()) == 1 and Path(out[1]).is_file()),
     "gibbs_random_seed": E(check=lambda out: 0 <= out < 2**32),
     "compare_generate": E({"seed": SEED, "count": P("number", 1)}, lambda out: _gallery(out[0]) and len(out[0]) >= 9),
+    "compare_columns": E({"count": P("number", 1)}, private=True),  # the gallery's columns after a draw
     "compare_table": E(check=lambda out: len(out[0]["data"]) >= 9),
     "compare_nearest": E({"image": P("image", SAMPLE), "k": P("number", 1)}, lambda out: _gallery(out[0], 1)),
     # a gallery click's follow-up (the clicked sample's neighbours): the same handler, by another name
-    "compare_nearest_1": E({"image": P("image", SAMPLE), "k": P("number", 1)}, private=True),
+    "compare_pick_nearest": E({"image": P("image", SAMPLE), "k": P("number", 1)}, private=True),
     "load_example": E({"index": P("index", 0, valid=("zero",), name="example")},
                       lambda out: isinstance(out, dict), documented=False),
     "system_status": E(check=lambda out: "device" in out),

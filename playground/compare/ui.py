@@ -63,12 +63,18 @@ def compare_generate(seed: float, count: float):
     count = check_int("count", count, 1, api.MAX_COUNT)
     rows = api.generate(seed, count, slow=False)
     items = {row["name"]: _row_items(row, count, seed) for row in rows}
-    yield gr.Gallery([it for row in rows for it in items[row["name"]]], columns=count), _times(rows)
+    yield [it for row in rows for it in items[row["name"]]], _times(rows)
     slow = api.generate(seed, count, slow=True)
     if slow:
         items.update({row["name"]: _row_items(row, count, seed) for row in slow})
         rows = _in_order(rows + slow)
-        yield gr.Gallery([it for row in rows for it in items[row["name"]]], columns=count), _times(rows)
+        yield [it for row in rows for it in items[row["name"]]], _times(rows)
+
+
+@ui_errors
+def compare_columns(count: float):
+    """The gallery shows one model per row: as many columns as samples per model."""
+    return gr.Gallery(columns=check_int("count", count, 1, api.MAX_COUNT))
 
 
 def compare_table():
@@ -120,7 +126,7 @@ def compare_nearest(image, k: float):
     try:
         picture = open_image(path)
     except ValueError:
-        raise ValueError("image: the file is not a readable image (PNG, JPEG, GIF, WebP...)") from None
+        raise ValueError("image: the file is not a readable image; upload a PNG, JPEG, GIF or WebP image") from None
     found = api.nearest(picture, k)
     items = [(Image.fromarray(im), f"{d:.2f} · {c} · #{i}")
              for im, d, c, i in zip(found["images"], found["distances"], found["classes"], found["indices"])]
@@ -180,11 +186,11 @@ def build():
         refresh = gr.Button("Reload the records", size="sm", elem_id="compare-refresh")
 
     go.click(compare_generate, [seed, count], [gallery, times], api_name="compare_generate", preprocess=False,
-             **DEVICE_EVENT)
+             **DEVICE_EVENT).then(compare_columns, count, gallery, api_visibility="private", preprocess=False)
     refresh.click(compare_table, None, [table, coverage], api_name="compare_table")
     gallery.select(compare_pick, None, query, api_visibility="private", preprocess=False).success(
-        compare_nearest, [query, k], [neighbours, verdict], preprocess=False, api_visibility="private",
-        **DEVICE_EVENT)
+        compare_nearest, [query, k], [neighbours, verdict], preprocess=False, api_name="compare_pick_nearest",
+        api_visibility="private", **DEVICE_EVENT)
     find.click(compare_nearest, [query, k], [neighbours, verdict], api_name="compare_nearest", preprocess=False,
                **DEVICE_EVENT)
     return first_result(first_row, "Compare"), [gallery, times]
