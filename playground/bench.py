@@ -103,6 +103,17 @@ def check_output(api_name: str, result, images: int | None = None) -> None:
                 tab.entry.check_main(result)
 
 
+def _run_handler(handler, args):
+    """A UI handler's result; a streaming handler (a generator) is run to its last update."""
+    import inspect
+
+    result = handler(*args)
+    if inspect.isgenerator(result):
+        for result in result:
+            pass
+    return result
+
+
 def bench_http(repeats: int) -> None:
     """Per main endpoint: the handler in process, the HTTP round trip, and with downloads."""
     from gradio_client import Client
@@ -114,11 +125,13 @@ def bench_http(repeats: int) -> None:
         with tempfile.TemporaryDirectory() as downloads:
             clients = {"round trip": Client(url, verbose=False, download_files=False),
                        "+ downloads": Client(url, verbose=False, download_files=downloads)}
+            for tab in tabs.app_tabs():  # wait for the server's warm-up (the tabs' first results) to finish
+                clients["round trip"].predict(api_name=f"/{tab.name}_first_result")
             print(f"{'endpoint (median of ' + str(repeats) + ')':34s} {'in process':>11s} {'round trip':>11s}"
                   f" {'ratio':>6s} {'+ downloads':>11s}")
             for api_name, args in tabs.main_calls():
                 medians = {}
-                for label, fn in [("in process", lambda: handlers[api_name](*args))] + [
+                for label, fn in [("in process", lambda: _run_handler(handlers[api_name], args))] + [
                         (lab, lambda c=c: c.predict(*args, api_name=f"/{api_name}")) for lab, c in clients.items()]:
                     fn()  # warm
                     times = []

@@ -202,6 +202,9 @@ def test_compare_tab_rows_and_a_clicked_samples_nearest_training_images(app_url)
             page.locator("#compare-neighbours img").nth(7).wait_for(state="attached", timeout=60_000)
             page.wait_for_function("() => (document.querySelector('#compare-verdict') || {}).innerText"
                                    "?.includes('typically')", timeout=60_000)
+            page.keyboard.press("Escape")  # close the gallery's preview of the clicked sample
+            page.wait_for_function("n => document.querySelectorAll('#compare-gallery img').length === n",
+                                   arg=8 * models, timeout=10_000)
             before = images.first.get_attribute("src")
             page.locator("#compare-seed input").fill("3")
             page.locator("#compare-count input[type=number]").fill("2")

@@ -25,7 +25,7 @@ def test_same_seed_same_images(model):
 def test_pil_output_parameters_and_prefix_property():
     images = eae.generate(3, seed=5, temperature=0.7)
     assert all(isinstance(im, Image.Image) and im.size == (28, 28) and im.mode == "L" for im in images)
-    assert json.loads(images[2].info["parameters"]) == {"model": "eae/eae", "seed": 5, "temperature": 0.7, "n": 3,
+    assert json.loads(images[2].info["parameters"]) == {"model": "eae/eae", "prior": "normal", "seed": 5, "temperature": 0.7, "n": 3,
                                                         "index": 2}
     big = eae.generate(2500, seed=5, temperature=0.7, output_type="np")  # across internal batches of 1,000
     assert np.array_equal(big[:3], np.stack([np.asarray(im) for im in images]))
