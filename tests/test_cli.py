@@ -67,7 +67,14 @@ def test_eae_sample_eval_and_bad_arguments(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stdout.splitlines() if "FD=" in line]
     assert lines[0].startswith("real floor") and lines[1].startswith("eae/ae-bn") and "test SSE=" in lines[1]
-    assert lines[2].startswith("eae/ae-bn T=0.7") and len(lines) == 3
+    # then each prior (N(0, I) at T=1 is the line above) at T=1 and 0.7, and the decoder's ceiling
+    assert [line.split("n=")[0].split() for line in lines[2:]] == [
+        ["eae/ae-bn", "normal", "T=0.7"], ["eae/ae-bn", "gmm", "T=1"], ["eae/ae-bn", "gmm", "T=0.7"],
+        ["eae/ae-bn", "test", "reconstructions", "(the", "ceiling)"]]
+    fd = {tuple(line.split("n=")[0].split()[1:]): float(line.split("FD=")[1].split()[0]) for line in lines[2:4]}
+    assert fd[("gmm", "T=1")] < fd[("normal", "T=0.7")]  # the fitted mixture helps ae-bn (412.7 -> 56.3 at 10k)
+    r = run("eval", "eae", "--model", "ae-bn", "--priors", "normal,cauchy")
+    assert r.returncode == 2 and "--priors must be" in r.stderr and "Traceback" not in r.stderr
     r = run("eval", "eae", "--temperatures", "0.7,cold")
     assert r.returncode == 2 and "--temperatures must be" in r.stderr
 

@@ -30,4 +30,4 @@ def test_check_output_rejects_a_truncated_image(tmp_path):
     with pytest.raises(AssertionError):
         check_output("gan_generate", items)  # one image short
     assert {name for name, _ in main_calls()} == {"gan_generate", "ddpm_generate", "eae_generate", "xiangqi_move",
-                                                 "gibbs_sample"}
+                                                 "gibbs_sample", "compare_generate"}
