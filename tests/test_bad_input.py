@@ -129,7 +129,8 @@ GIBBS = {"template": P("text", "__", valid=("none", "empty")), "length": P("numb
          "n": P("number", 1, name=r"\bn\b|chains"), "steps": P("number", 2),
          "burn_in": P("number", 0, valid=("zero",), name="burn.in"),
          "temperature": P("number", 1.0), "top_k": P("number", 0, valid=("zero",)),
-         "order": P("choice", "random"), "anneal": P("choice", "none", valid=("none", "empty")), "seed": SEED}
+         "order": P("choice", "random"), "anneal": P("choice", "none", valid=("none", "empty")), "seed": SEED,
+         "method": P("choice", "mask-predict", valid=("none",))}
 
 ENDPOINTS: dict[str, E] = {
     "gan_generate": E({"arch": GAN_ARCH, "seed": SEED, "n": P("number", 1)}, lambda out: _gallery(out, 1)),
@@ -182,6 +183,9 @@ ENDPOINTS: dict[str, E] = {
     "gibbs_chain": E(GIBBS, lambda out: len(out[1].splitlines()) == 1 and Path(out[2]).is_file()),
     "gibbs_sample": E(GIBBS, lambda out: len(out[0].splitlines()) == 1 and Path(out[1]).is_file()),
     "gibbs_random_seed": E(check=lambda out: 0 <= out < 2**32),
+    # choosing a sampler sets its steps, burn-in, order and temperature
+    "gibbs_method_preset": E({"method": P("choice", "mask-predict")}, lambda out: list(out) == [10, 0, "random", 1.0],
+                             private=True),
     "compare_generate": E({"seed": SEED, "count": P("number", 1)}, lambda out: _gallery(out[0]) and len(out[0]) >= 9),
     "compare_columns": E({"count": P("number", 1)}, private=True),  # the gallery's columns after a draw
     "compare_table": E(check=lambda out: len(out[0]["data"]) >= 9),

@@ -179,6 +179,22 @@ def test_gibbs_tab_streams_the_chains(app_url, tmp_path):
                                    " return m && m.textContent.includes('step 400 / 400'); }", timeout=120_000)
             assert samples.input_value().count("\n") == 3  # four chains
             page.screenshot(path=str(tmp_path / "gibbs.png"), full_page=True)
+            # the other samplers: choosing one sets its steps; the live view says what each step did
+            page.locator("#gibbs-method").get_by_text("Metropolis-Hastings", exact=True).click()
+            page.wait_for_function("() => document.querySelector(\"#gibbs-steps input[type='number']\").value"
+                                   " === '200'", timeout=30_000)
+            page.locator("#gibbs-go").click()
+            page.wait_for_function("() => { const m = document.querySelector('#gibbs-live .meta');"
+                                   " return m && m.textContent.includes('mh · step 200 / 200')"
+                                   " && m.textContent.includes('proposals accepted'); }", timeout=120_000)
+            page.locator("#gibbs-method").get_by_text("Mask-Predict (fast, ~10 passes)", exact=True).click()
+            page.wait_for_function("() => document.querySelector(\"#gibbs-steps input[type='number']\").value"
+                                   " === '10'", timeout=30_000)
+            page.locator("#gibbs-go").click()
+            page.wait_for_function("() => { const m = document.querySelector('#gibbs-live .meta');"
+                                   " return m && m.textContent.includes('mask-predict · pass 10 / 10'); }",
+                                   timeout=60_000)
+            assert samples.input_value().count("\n") == 3 and "生产力" in samples.input_value()
         finally:
             browser.close()
 

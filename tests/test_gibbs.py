@@ -300,11 +300,141 @@ def test_chain_streams_steps_with_changed_positions(model):
     assert temps[:4] == [1.5] * 4 and temps[-1] == pytest.approx(0.1) and temps == sorted(temps, reverse=True)
     prev = ["_" * 6] * 3
     for s in steps:
-        assert set(s) == {"step", "temperature", "burn_in", "texts", "positions", "changed"}
+        assert set(s) == {"step", "temperature", "burn_in", "texts", "positions", "changed", "accepted"}
+        assert s["accepted"] == [True] * 3  # Gibbs takes every draw
         for c in range(3):
             diff = [i for i in range(6) if s["texts"][c][i] != prev[c][i]]
             assert diff == ([s["positions"][c]] if s["changed"][c] else [])
         prev = s["texts"]
+
+
+# -- the other samplers: Metropolis-Hastings and Mask-Predict -------------------------------
+class ToyMLM(torch.nn.Module):
+    """Two slots over two drawable ids (5, 6) whose conditionals and energy disagree on purpose.
+
+    Masked, a slot's logits are flat (a Gibbs chain with these conditionals samples the uniform
+    distribution); unmasked, slot i's logit for its own id x_i, given the other slot's id x_j, is
+    SCORE[x_i][x_j]. So E_raw(x) = -(SCORE[x1][x2] + SCORE[x2][x1]), and MH with mh-raw must sample
+    p(x) proportional to exp(-E_raw(x) / T), which is far from uniform."""
+
+    SCORE = torch.tensor([[1.5, -1.0], [0.0, 0.5]])  # [own id - 5][other id - 5]
+
+    def forward(self, input_ids, attention_mask=None):
+        n, length = input_ids.shape
+        logits = torch.full((n, length, 7), -30.0)
+        for i, j in ((1, 2), (2, 1)):
+            other = (input_ids[:, j] - 5).clamp(0, 1)
+            masked = input_ids[:, i] == 4
+            logits[:, i, 5:] = torch.where(masked[:, None], torch.zeros(n, 2), self.SCORE[:, other].T)
+        return type("Out", (), {"logits": logits})()
+
+
+def _toy_table():
+    allowed = torch.tensor([False] * 5 + [True, True])
+    return api.TokenTable(None, 2, 3, 4, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"], allowed)
+
+
+def _toy_distribution(method: str, temperature: float = 1.0, steps: int = 600, n: int = 200) -> dict:
+    """The share of each state over the second half of ``n`` chains' ``steps`` steps."""
+    from playground.gibbs import sampler
+
+    run = sampler.Run(sampler.Template([4, 4], [True, True], ["", ""]), n=n, steps=steps, burn_in=0,
+                      temps=[temperature] * steps, top_k=0, order="random", init="mask", seed=0, method=method)
+    counts = {}
+    for step in sampler.run_steps(ToyMLM(), _toy_table(), run, torch.Generator().manual_seed(0), "cpu"):
+        if step.index >= steps // 2:
+            for row in step.ids[:, 1:3].tolist():
+                counts[tuple(row)] = counts.get(tuple(row), 0) + 1
+    total = sum(counts.values())
+    return {state: counts.get(state, 0) / total for state in itertools.product((5, 6), repeat=2)}
+
+
+def _toy_target(temperature: float = 1.0) -> dict:
+    score = ToyMLM.SCORE
+    weights = {(a, b): math.exp((score[a - 5][b - 5] + score[b - 5][a - 5]).item() / temperature)
+               for a, b in itertools.product((5, 6), repeat=2)}
+    return {k: w / sum(weights.values()) for k, w in weights.items()}
+
+
+def test_metropolis_hastings_samples_the_energy_where_gibbs_does_not():
+    target = _toy_target()
+    assert max(target.values()) > 0.5  # far from uniform: (5, 5) holds most of the mass
+    mh = _toy_distribution("mh-raw")
+    assert max(abs(mh[k] - target[k]) for k in target) < 0.03, (mh, target)
+    plain = _toy_distribution("gibbs")  # the inconsistent (flat) conditionals: uniform, not the target
+    assert max(abs(plain[k] - 0.25) for k in target) < 0.03 and abs(plain[(5, 5)] - target[(5, 5)]) > 0.2
+    cold = _toy_distribution("mh-raw", temperature=0.7, steps=1000)  # the temperature sharpens the target
+    assert max(abs(cold[k] - _toy_target(0.7)[k]) for k in target) < 0.03 and cold[(5, 5)] > mh[(5, 5)] + 0.05
+
+
+def test_the_normalised_energy_is_each_slot_log_probability():
+    from playground.gibbs import sampler
+
+    mlm, ids = ToyMLM(), torch.tensor([[2, 5, 6, 3], [2, 6, 6, 3]])
+    logp = mlm(input_ids=ids).logits[:, 1:3].log_softmax(-1)
+    expected = -(logp[:, 0].gather(1, ids[:, 1:2]) + logp[:, 1].gather(1, ids[:, 2:3]))[:, 0]
+    assert torch.allclose(sampler.energy(mlm, ids, "norm", "cpu"), expected)
+    assert sampler.energy(mlm, ids, "raw", "cpu").tolist() == pytest.approx([1.0, -1.0])  # -(-1 + 0), -(0.5 + 0.5)
+
+
+@pytest.mark.parametrize("method", ["mh", "mh-raw", "mask-predict"])
+def test_every_method_keeps_the_template_and_repeats_from_a_seed(model, method):
+    template = "科学技术____生产力。"
+    kw = dict(n=3, steps=12, burn_in=2, seed=4, model=model, method=method)
+    steps = list(gibbs.chain(template, **kw))
+    assert len(steps) == 12
+    for s in steps:
+        assert all(len(t) == len(template) for t in s["texts"])
+        assert all(t[i] == c for t in s["texts"] for i, c in enumerate(template) if c != "_")
+    final = steps[-1]["texts"]
+    assert all("_" not in t for t in final)
+    assert gibbs.sample(template, **kw) == final  # chain and sample are the same run
+    assert gibbs.sample(template, **dict(kw, seed=5)) != final
+    assert gibbs.sample(template, **kw) != gibbs.sample(template, **dict(kw, method="gibbs"))
+
+
+def test_metropolis_hastings_rejections_change_nothing(model):
+    steps = list(gibbs.chain(length=6, n=4, steps=40, burn_in=0, seed=2, model=model, method="mh"))
+    assert all(s["accepted"] == [True] * 4 for s in steps[:6])  # the first six steps fill the masks
+    accepted = [a for s in steps[6:] for a in s["accepted"]]
+    assert 0 < sum(accepted) < len(accepted)  # some proposals refused, some taken
+    prev = steps[5]["texts"]
+    for s in steps[6:]:
+        for c in range(4):
+            diff = [i for i in range(6) if s["texts"][c][i] != prev[c][i]]
+            assert diff == ([s["positions"][c]] if s["changed"][c] else [])
+            assert s["accepted"][c] or not s["changed"][c]
+        prev = s["texts"]
+    greedy = gibbs.sample(length=6, n=2, steps=30, burn_in=0, temperature=1e-8, seed=0, model=model, method="mh")
+    assert len(set(greedy)) == 1  # the argmax proposals, accepted when the energy does not rise: no randomness
+
+
+def test_mask_predict_redraws_fewer_slots_each_pass(model):
+    from playground.gibbs import sampler
+
+    assert sampler.remask_counts(16, 10) == [16, 14, 12, 11, 9, 8, 6, 4, 3, 1]
+    assert sampler.remask_counts(3, 6) == [3, 2, 2, 1, 1, 1]
+    steps = list(gibbs.chain("我们__的____。", n=2, steps=5, burn_in=0, seed=1, model=model, method="mask-predict"))
+    free = [2, 3, 5, 6, 7, 8]
+    assert [len(s["positions"][0]) for s in steps] == sampler.remask_counts(6, 5)
+    assert steps[0]["positions"] == [free, free] and all("_" not in t for t in steps[0]["texts"])
+    for s in steps:
+        assert all(set(p) <= set(free) and len(p) == len(set(p)) == len(ch) for p, ch in zip(s["positions"], s["changed"]))
+        assert s["accepted"] == [True, True]
+    argmax = gibbs.sample("我们__的____。", n=2, steps=4, burn_in=0, temperature=1e-8, seed=3, model=model,
+                          method="mask-predict")
+    assert argmax[0] == argmax[1]  # the paper's argmax decoding: no randomness left
+
+
+def test_method_arguments_are_checked(model):
+    with pytest.raises(ValueError, match="method must be one of"):
+        gibbs.sample(length=4, steps=8, burn_in=0, method="beam", model=model)
+    with pytest.raises(ValueError, match='init must be "mask" with method="mask-predict"'):
+        gibbs.chain(length=4, steps=8, burn_in=0, init="random", method="mask-predict", model=model)
+    # Mask-Predict redraws every free slot in its first pass: fewer passes than slots are fine
+    assert len(gibbs.sample(length=12, n=1, steps=3, burn_in=0, method="mask-predict", seed=0, model=model)[0]) == 12
+    assert gibbs.sample(length=4, n=2, steps=8, burn_in=0, seed=0, model=model, method=None) == \
+        gibbs.sample(length=4, n=2, steps=8, burn_in=0, seed=0, model=model, method="gibbs")
 
 
 def test_init_random_and_a_starting_text(model):
@@ -357,6 +487,10 @@ def test_unknown_template_characters_warn_and_are_kept(model):
     (dict(n=65), "n must be between 1 and 64"),
     (dict(seed=-1), "seed must be between"),
     (dict(length=20, steps=10, burn_in=0), r"at least the number of free slots \(20\)"),
+    (dict(length=20, steps=10, burn_in=0, method="mh"), r"at least the number of free slots \(20\)"),
+    (dict(method="gibbbs"), "method must be one of"),
+    (dict(method=3), "method must be one of"),
+    (dict(method="mask-predict", init="random"), "init must be"),
 ])
 def test_bad_input_is_a_clear_value_error(model, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -1,4 +1,5 @@
-"""The Gibbs tab through gradio_client against the launched app: sampling, the stream, bad inputs."""
+"""The Gibbs tab through gradio_client against the launched app: sampling with each method, the stream,
+bad inputs."""
 
 from pathlib import Path
 
@@ -27,6 +28,18 @@ def test_the_chain_streams_then_ends_on_the_same_samples(client):
     assert text.split("\n") == gibbs.sample(length=12, n=3, steps=60, burn_in=0, order="sequential", seed=11)
 
 
+@pytest.mark.parametrize("method, steps", [("mh", 24), ("mh-raw", 24), ("mask-predict", 6)])
+def test_every_method_through_the_client_matches_the_python_api(client, method, steps):
+    args = ("科学技术____生产力。", 16, 2, steps, 0, 1.0, 0, "random", "none", 3, method)
+    text, _ = client.predict(*args, api_name="/gibbs_sample")
+    assert text.split("\n") == gibbs.sample("科学技术____生产力。", n=2, steps=steps, burn_in=0, seed=3, method=method)
+    updates = list(client.submit(*args, api_name="/gibbs_chain"))
+    live, streamed, _ = updates[-1]
+    assert streamed == text and f"{method} · " in live and f"{steps} / {steps}" in live
+    assert ("proposals accepted" in live) == method.startswith("mh")
+    assert ("slots redrawn" in live) == (method == "mask-predict")
+
+
 @pytest.mark.parametrize(
     "change, match",
     [
@@ -42,11 +55,12 @@ def test_the_chain_streams_then_ends_on_the_same_samples(client):
         ({8: "cubic:0.1"}, "anneal"),
         ({9: -1}, "seed must be between"),
         ({0: 42}, "template must be text"),
+        ({10: "beam"}, "method must be one of"),
     ],
 )
 @pytest.mark.parametrize("api_name", ["/gibbs_sample", "/gibbs_chain"])
 def test_bad_inputs_give_clear_errors_and_the_server_keeps_serving(client, change, match, api_name):
-    args = list(DEFAULTS)
+    args = list(DEFAULTS) + ["gibbs"]
     for i, v in change.items():
         args[i] = v
     with pytest.raises(AppError, match=match):

@@ -7,7 +7,8 @@ there given every other character (random-scan Gibbs sampling); lower the temper
 of a template unchanged (constrained generation).
 
 ``sample(template, ...)`` returns ``n`` texts; ``chain(...)`` takes the same arguments and yields
-every step, for streaming. The ``n`` chains run in parallel as one batch: one encoder pass per step
+every step, for streaming. Besides the write-up's Gibbs sampler, ``method`` picks Metropolis-Hastings
+(Goyal et al., ICLR 2022) or Mask-Predict parallel decoding (Ghazvininejad et al., 2019). The ``n`` chains run in parallel as one batch: one encoder pass per step
 for all chains, the vocabulary projection computed only at the resampled positions. This module
 checks the arguments and loads the model (a folder, the shipped one, or a Hub id); the sampling loop
 itself is ``playground.gibbs.sampler``.
@@ -44,6 +45,23 @@ Arguments
     model       None: the shipped model (``checkpoints/gibbs-bert``); a folder saved with
                 ``save_pretrained``; or a Hugging Face Hub masked LM such as ``bert-base-chinese``
                 (loads when the Hub is reachable; a clear ValueError when not).
+    method      the sampler (None: ``DEFAULT_METHOD``, "gibbs"):
+                "gibbs"  the write-up's random-scan Gibbs sampler, as above.
+                "mh"     Metropolis-Hastings: each step proposes a new character for one slot per chain
+                         from the same masked conditional Gibbs draws from, then accepts it or keeps
+                         the old one by comparing the two texts' energies, E = minus the sum over the
+                         slots of each character's log-probability from one pass with nothing masked
+                         (Goyal et al.'s E_norm), at temperature T: the chains sample exp(-E / T), the
+                         masked LM's own joint distribution, which Gibbs with its conditionals does not.
+                         ``steps``, ``burn_in``, ``order``, ``init`` and ``anneal`` mean what they mean
+                         for Gibbs (a step is one proposal per chain; two encoder passes, about twice
+                         Gibbs's time); ``init="mask"``: the first steps fill the masks, always accepted.
+                "mh-raw" the same with the raw logits in place of log-probabilities (their E_raw).
+                "mask-predict"  parallel decoding: ``steps`` passes (about 10 is the paper's), the first
+                         drawing every free slot at once, each later one re-masking the least confident
+                         slots (a share falling linearly to one slot) and drawing them again. ``burn_in``
+                         and ``anneal`` set each pass's temperature as for Gibbs (anneal to 0: the
+                         paper's argmax); ``order`` plays no part; ``init`` must be "mask".
 
 Returned texts are each chain's state after the last step. Fixed slots show the template's own text;
 a free slot still holding ``[MASK]`` (only possible mid-run, in ``chain``) shows as ``_``.
@@ -65,7 +83,7 @@ from ..checks import check_choice, check_float, check_int, short_repr, validate_
 from ..device import manager
 from . import sampler
 from .models import MAX_CHARS, has_sparse_head
-from .sampler import (ANNEALS, GREEDY_BELOW, INITS, ORDERS, Run, Step, Template, TokenTable,  # noqa: F401
+from .sampler import (ANNEALS, GREEDY_BELOW, INITS, METHODS, ORDERS, Run, Step, Template, TokenTable,  # noqa: F401
                       temperatures)
 
 SHIPPED = "gibbs-bert"
@@ -73,6 +91,7 @@ MAX_CHAINS = 64
 MAX_STEPS = 5000
 MAX_TEMPERATURE = 10.0
 MAX_TOP_K = 1000
+DEFAULT_METHOD = "gibbs"  # what method=None runs
 FREE = re.compile(r"(\[MASK\]|_)")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -221,8 +240,13 @@ def _initial_ids(init, tmpl: Template, table: TokenTable) -> list[int] | None:
     return [t if f else f0 for t, f, f0 in zip(ids, tmpl.free, tmpl.ids)]
 
 
+def check_method(method) -> str:
+    """``method`` as a name in ``METHODS`` (None: ``DEFAULT_METHOD``)."""
+    return DEFAULT_METHOD if method is None else check_choice("method", method, METHODS)
+
+
 def check_arguments(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0,
-                    order="random", init="mask", anneal=None, seed=None) -> dict:
+                    order="random", init="mask", anneal=None, seed=None, method=None) -> dict:
     """Every argument that can be checked without the model (ValueError naming what is allowed),
     normalised: what ``prepare`` and the CLI check before any slow work. The template's text and a
     starting text ``init`` are read with the model's tokenizer, in ``prepare``."""
@@ -239,67 +263,76 @@ def check_arguments(template=None, length=16, n=4, steps=200, burn_in=50, temper
     top_k = check_int("top_k", top_k, 0, MAX_TOP_K)
     order = check_choice("order", order, ORDERS)
     seed = validate_seed(seed)
+    method = check_method(method)
     if not isinstance(init, str) or not init:
         raise ValueError(f"init must be one of {list(INITS)} or a starting text, not {short_repr(init)}")
+    if method == "mask-predict" and init != "mask":
+        raise ValueError(f"init must be \"mask\" with method=\"mask-predict\" (its first pass redraws every free "
+                         f"slot), not {short_repr(init)}")
     free = len(FREE.findall(template)) if template else length  # each _ or [MASK] is one slot
-    if init == "mask" and steps < free:
+    if init == "mask" and method != "mask-predict" and steps < free:
         raise ValueError(f"steps ({steps}) must be at least the number of free slots ({free}) with init=\"mask\", "
                          "so that every slot is drawn at least once")
     return dict(template=template or None, length=length, n=n, steps=steps, burn_in=burn_in, temperature=temperature,
-                top_k=top_k, order=order, init=init, anneal=anneal, seed=seed)
+                top_k=top_k, order=order, init=init, anneal=anneal, seed=seed, method=method)
 
 
 def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0, order="random",
-            init="mask", anneal=None, seed=None, table: TokenTable | None = None) -> Run:
+            init="mask", anneal=None, seed=None, table: TokenTable | None = None, method=None) -> Run:
     """Check every argument (ValueError naming what is allowed) and parse the template."""
-    a = check_arguments(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed)
+    a = check_arguments(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, method)
     tmpl = parse_template(a["template"], a["length"], table)
     start = _initial_ids(init, tmpl, table)
     return Run(tmpl, a["n"], a["steps"], a["burn_in"],
                temperatures(a["temperature"], a["anneal"], a["steps"], a["burn_in"]), a["top_k"], a["order"],
-               init if start is None else start, a["seed"])
+               init if start is None else start, a["seed"], a["method"])
 
 
 # -- running ---------------------------------------------------------------------------
 @manager.gpu
 def sample(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
            temperature: float = 1.0, top_k: int = 0, order: str = "random", init: str = "mask", anneal=None,
-           seed: int | None = None, model: str | Path | None = None) -> list[str]:
-    """``n`` texts: each chain's state after ``steps`` Gibbs steps (see the module docstring)."""
+           seed: int | None = None, model: str | Path | None = None, method: str | None = None) -> list[str]:
+    """``n`` texts: each chain's state after ``steps`` steps of ``method`` (see the module docstring)."""
     mlm, table = load_model(model)
-    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table)
+    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table, method)
     ids = None
-    for _, ids, _, _ in _steps(run, mlm, table):
-        pass
+    for step in _steps(run, mlm, table):
+        ids = step.ids
     return sampler.texts(ids, run.template, table)
 
 
 def chain(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
           temperature: float = 1.0, top_k: int = 0, order: str = "random", init: str = "mask", anneal=None,
-          seed: int | None = None, model: str | Path | None = None) -> Iterator[dict]:
+          seed: int | None = None, model: str | Path | None = None, method: str | None = None) -> Iterator[dict]:
     """The same run as ``sample`` (same arguments, same seed, same result), one dict per step:
     ``step`` (1-based), ``temperature``, ``burn_in`` (step <= burn_in), ``texts`` (n strings),
-    ``positions`` (the slot each chain resampled, 0-based over the template's slots) and
-    ``changed`` (whether that slot's character changed). Arguments are checked before the first step."""
+    ``positions`` (the slot each chain resampled, 0-based over the template's slots; for
+    ``method="mask-predict"`` each chain's list of the slots its pass redrew), ``changed`` (whether
+    that slot's character changed; a list beside each list of positions) and ``accepted`` (per
+    chain: whether MH accepted its proposal; always True for the other methods).
+    Arguments are checked before the first step."""
     _, table = load_model(model)
-    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table)
+    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table, method)
     return _stream(run, model)
 
 
 def _steps(run: Run, mlm, table: TokenTable) -> Iterator[Step]:
     """The sampler's steps on the playground's device, each inside a device slot (given up between
     steps), every draw from one CPU generator seeded with ``run.seed``."""
-    return manager.steps(sampler.gibbs(mlm, table, run, manager.generator(run.seed), manager.device))
+    return manager.steps(sampler.run_steps(mlm, table, run, manager.generator(run.seed), manager.device))
 
 
 @manager.gpu
 def _stream(run: Run, model) -> Iterator[dict]:
     """The device-bound generator behind ``chain`` (a checked run; on ZeroGPU, inside ``spaces.GPU``)."""
     mlm, table = load_model(model)
-    for t, ids, slots, changed in _steps(run, mlm, table):
+    many = run.method == "mask-predict"
+    for t, ids, slots, changed, accepted in _steps(run, mlm, table):
         yield {"step": t + 1, "temperature": run.temps[t], "burn_in": t + 1 <= run.burn_in,
-               "texts": sampler.texts(ids, run.template, table), "positions": slots.tolist(),
-               "changed": changed.tolist()}
+               "texts": sampler.texts(ids, run.template, table),
+               "positions": slots.tolist() if many else slots[:, 0].tolist(),
+               "changed": changed.tolist() if many else changed[:, 0].tolist(), "accepted": accepted.tolist()}
 
 
 def info(model: str | Path | None = None) -> dict:

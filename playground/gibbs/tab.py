@@ -6,20 +6,26 @@ from ..cliargs import Training
 from ..limits import Cost, units
 
 # api_name, the UI's default inputs, images returned
-MAIN = ("gibbs_sample", ("科学技术____生产力。", 16, 4, 200, 50, 1.0, 0, "random", "linear:0.1", 0), None)
+MAIN = ("gibbs_sample", ("科学技术____生产力。", 16, 4, 200, 50, 1.0, 0, "random", "linear:0.1", 0, "gibbs"), None)
 
 
 def _characters(template, length) -> float:
     return len(template) if isinstance(template, str) and template.strip() else units(length)
 
 
+def _passes(rest: tuple) -> int:
+    """Encoder passes a step: Metropolis-Hastings scores each proposal with a second one."""
+    return 2 if len(rest) > 6 and rest[6] in ("mh", "mh-raw") else 1
+
+
 COST = Cost(
-    # one character position in one chain, one Gibbs step (a BERT pass over the chain costs about its
-    # length; bench --costs: 0.0001 s at 8 chains x 24 characters)
+    # one character position in one chain, one Gibbs step or Mask-Predict pass (a BERT pass over the chain
+    # costs about its length; bench --costs: 0.0001 s at 8 chains x 24 characters); an MH step counts twice
     unit="character-steps", seconds_per_unit=0.0001,
     endpoints={
-        name: ("n chains x steps x characters (the template's, or length)",
-               lambda template, length, n, steps, *rest: units(n) * units(steps) * _characters(template, length))
+        name: ("n chains x steps x characters (the template's, or length); x 2 for Metropolis-Hastings",
+               lambda template, length, n, steps, *rest: units(n) * units(steps) * _characters(template, length)
+               * _passes(rest))
         for name in ("gibbs_sample", "gibbs_chain")
     },
     fewer="fewer chains, steps or characters",

@@ -1,5 +1,5 @@
-"""The Gibbs tab: widgets wired to ``playground.gibbs.chain`` (streamed live) and ``sample``, plus
-the model card. Every handler takes the raw widget values (``preprocess=False``) and lets the API
+"""The Gibbs tab: widgets wired to ``playground.gibbs.chain`` (streamed live) and ``sample``, with
+the sampler (Gibbs, Metropolis-Hastings, Mask-Predict) one radio away, plus the model card. Every handler takes the raw widget values (``preprocess=False``) and lets the API
 validate them."""
 
 from __future__ import annotations
@@ -31,9 +31,13 @@ EXAMPLES = [
 ANNEAL_CHOICES = [("none: constant temperature", "none"), ("linear to 0.1", "linear:0.1"),
                   ("linear to 0 (greedy at the end)", "linear:0"), ("geometric to 0.05", "geometric:0.05")]
 CSS_CLASS = "gibbs-chains"
+METHOD_CHOICES = [("Gibbs (the write-up)", "gibbs"), ("Metropolis-Hastings", "mh"),
+                  ("MH, raw-logit energy", "mh-raw"), ("Mask-Predict (fast, ~10 passes)", "mask-predict")]
+# what choosing a method sets: (steps, burn-in); the write-up's Gibbs preset is random order at temperature 1
+METHOD_PRESETS = {"gibbs": (200, 50), "mh": (200, 50), "mh-raw": (200, 50), "mask-predict": (10, 0)}
 
 
-def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed) -> dict:
+def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method) -> dict:
     """The raw widget values as ``api.sample`` arguments (the API checks the numbers and parses
     ``anneal``, "linear:0.1", as the CLI's ``--anneal`` is parsed)."""
     if template is not None and not isinstance(template, str):
@@ -48,7 +52,7 @@ def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, a
         raise ValueError(f"anneal must be text such as 'linear:0.1' or 'none', not {type(anneal).__name__}")
     return dict(template=(template or None), length=length, n=n, steps=steps, burn_in=burn_in,
                 temperature=temperature, top_k=top_k, order=check_choice("order", order, api.ORDERS),
-                anneal=anneal, seed=seed)
+                anneal=anneal, seed=seed, method=api.check_method(method))
 
 
 def _samples_file(texts: list[str], settings: dict) -> str:
@@ -63,19 +67,30 @@ def _warn(caught: list) -> None:
         gr.Warning(str(w.message))
 
 
-def chains_html(step: dict, steps: int) -> str:
-    """The chains at one step, the slot each chain just resampled highlighted (green when its
-    character changed, grey when it was drawn again)."""
-    rows = []
-    for text, pos, changed in zip(step["texts"], step["positions"], step["changed"]):
+def chains_html(step: dict, steps: int, method: str = "gibbs") -> str:
+    """The chains at one step, the slots each chain just redrew highlighted: green when the character
+    changed, grey when the same one was drawn again, red (struck through) where Metropolis-Hastings
+    refused its proposal; Mask-Predict highlights every slot its pass re-masked."""
+    rows, refused = [], 0
+    for text, pos, changed, accepted in zip(step["texts"], step["positions"], step["changed"],
+                                            step.get("accepted", [True] * len(step["texts"]))):
+        hits = dict(zip(pos, changed)) if isinstance(pos, list) else {pos: changed}
+        refused += not accepted
         cells = []
         for i, ch in enumerate(text):
-            cls = ("hit changed" if changed else "hit") if i == pos else ("masked" if ch == "_" else "")
+            if i in hits:
+                cls = "hit rejected" if not accepted else "hit changed" if hits[i] else "hit"
+            else:
+                cls = "masked" if ch == "_" else ""
             cells.append(f'<span class="{cls}">{html.escape(ch)}</span>' if cls else html.escape(ch))
         rows.append(f"<li>{''.join(cells)}</li>")
     phase = "burn-in" if step["burn_in"] else "sampling"
-    return (f'<div class="{CSS_CLASS}"><div class="meta">step {step["step"]} / {steps} · {phase} · temperature '
-            f'{step["temperature"]:.3g}</div><ol>{"".join(rows)}</ol></div>')
+    unit = "pass" if method == "mask-predict" else "step"
+    extra = (f" · {len(rows) - refused}/{len(rows)} proposals accepted" if method in ("mh", "mh-raw") else
+             f" · {max((len(p) for p in step['positions']), default=0)} slots redrawn" if method == "mask-predict"
+             else "")
+    return (f'<div class="{CSS_CLASS}"><div class="meta">{method} · {unit} {step["step"]} / {steps} · {phase} · '
+            f'temperature {step["temperature"]:.3g}{extra}</div><ol>{"".join(rows)}</ol></div>')
 
 
 STYLE = f"""<style>
@@ -83,6 +98,7 @@ STYLE = f"""<style>
 .{CSS_CLASS} .meta {{ color: #777; font-size: 0.9em; }}
 .{CSS_CLASS} .hit {{ background: #ddd; border-radius: 3px; }}
 .{CSS_CLASS} .hit.changed {{ background: #9be39b; }}
+.{CSS_CLASS} .hit.rejected {{ background: #f4b4b4; text-decoration: line-through; }}
 .{CSS_CLASS} .masked {{ color: #bbb; }}
 </style>"""
 
@@ -99,14 +115,18 @@ top_k: draw among the top_k most likely characters only, an integer from 0 (all;
 order: "random" (a random slot per step; the default) or "sequential" (left to right, cycling).
 anneal: "none" (or "", None), "linear:f" or "f" (default "linear:0.1") or "geometric:f"; 0 <= f <= temperature.
 seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+method: "gibbs" (the write-up's sampler; the default, as is None), "mh" (Metropolis-Hastings: each step proposes
+    one slot per chain from the same conditional and accepts it by an energy, the sum of log-probabilities from
+    one unmasked pass; twice Gibbs's time), "mh-raw" (the same with raw logits) or "mask-predict" (steps are
+    parallel passes, about 10: every slot drawn at once, then the least confident re-drawn; order plays no part).
 """
 
 
 @ui_errors
 @shared_doc(GIBBS_ARGS)
-def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed):
+def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method="gibbs"):
     """Run the chains and return the final texts (one per line) and a text file of them.
-    Gibbs sampling of Chinese text with a BERT masked LM: each step redraws one free slot in every chain; after
+    Sampling Chinese text from a BERT masked LM: each Gibbs step redraws one free slot in every chain; after
     the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
     A public server may refuse a request over its work budget (see the System panel).
 
@@ -114,7 +134,7 @@ def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order,
         the final texts, one per line
         a .txt file of them, after a header line of the settings
     """
-    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
+    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         texts = api.sample(**kwargs)
@@ -124,10 +144,10 @@ def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order,
 
 @ui_errors
 @shared_doc(GIBBS_ARGS)
-def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed,
+def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method="gibbs",
                 progress=gr.Progress()):
     """Stream the chains: the live view after each step (throttled), then the final texts and a file.
-    Gibbs sampling of Chinese text with a BERT masked LM: each step redraws one free slot in every chain; after
+    Sampling Chinese text from a BERT masked LM: each Gibbs step redraws one free slot in every chain; after
     the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
     A public server may refuse a request over its work budget (see the System panel).
 
@@ -136,7 +156,7 @@ def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, 
         at the end only: the final texts, one per line
         at the end only: a .txt file of them, after a header line of the settings
     """
-    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed)
+    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stream = api.chain(**kwargs)
@@ -148,9 +168,9 @@ def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, 
         now = time.monotonic()
         if now - last_sent >= STREAM_EVERY_S or step["step"] == total:
             last_sent = now
-            yield chains_html(step, total), gr.skip(), gr.skip()
+            yield chains_html(step, total, kwargs["method"]), gr.skip(), gr.skip()
     texts = step["texts"]
-    yield chains_html(step, total), "\n".join(texts), _samples_file(texts, kwargs)
+    yield chains_html(step, total, kwargs["method"]), "\n".join(texts), _samples_file(texts, kwargs)
 
 
 def gibbs_random_seed() -> int:
@@ -160,6 +180,18 @@ def gibbs_random_seed() -> int:
         an integer from 0 to 4294967295 (2**32 - 1)
     """
     return random.randint(0, MAX_SEED)
+
+
+@ui_errors
+def gibbs_method_preset(method):
+    """What choosing a sampler sets: Mask-Predict's ~10 passes without burn-in, or the chains' 200
+    steps with 50 of burn-in (the write-up's Gibbs preset, with random order and temperature 1).
+
+    Returns:
+        steps, burn-in, order, temperature
+    """
+    steps, burn_in = METHOD_PRESETS[check_choice("method", method, api.METHODS)]
+    return steps, burn_in, "random", 1.0
 
 
 def first_samples() -> str:
@@ -199,6 +231,7 @@ def build():
                 temperature = gr.Slider(0.05, 3, value=1.0, step=0.05, label="Temperature",
                                         elem_id="gibbs-temperature")
                 top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0: all)", elem_id="gibbs-top-k")
+            method = gr.Radio(METHOD_CHOICES, value=api.DEFAULT_METHOD, label="Sampler", elem_id="gibbs-method")
             with gr.Row():
                 order = gr.Radio(list(api.ORDERS), value="random", label="Order", elem_id="gibbs-order")
                 anneal = gr.Dropdown(ANNEAL_CHOICES, value="linear:0.1", label="Annealing", elem_id="gibbs-anneal",
@@ -222,11 +255,13 @@ def build():
         gr.Markdown(first_card, elem_id="gibbs-card")
         gr.LinePlot(first_loss, x="step", y="loss", title="Training loss (masked LM)", height=260)
 
-    inputs = [template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed]
+    inputs = [template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method]
     run = go.click(gibbs_chain, inputs, [live, samples, download], api_name="gibbs_chain", preprocess=False,
                    **DEVICE_EVENT)
     quick.click(gibbs_sample, inputs, [samples, download], api_name="gibbs_sample", preprocess=False,
                 **DEVICE_EVENT)
     cancel.click(None, None, None, cancels=[run], api_visibility="private")
     dice.click(gibbs_random_seed, None, seed, api_name="gibbs_random_seed")
+    method.input(gibbs_method_preset, method, [steps, burn_in, order, temperature],
+                 api_visibility="private", preprocess=False)
     return first_result(first_samples, "Gibbs"), samples
