@@ -153,6 +153,43 @@ def test_the_export_loads_with_auto_classes(run):
     assert summary["val_pseudo_perplexity"] > 1 and 0 <= summary["val_accuracy"] <= 1
 
 
+def test_the_judge_gpt_trains_resumes_exports_and_scores_text(tmp_path):
+    """The fluency judge (``--objective judge``): a character GPT on the shared loop, resumable, saved
+    with ``save_pretrained``; its perplexity ranks text it has seen below shuffled text."""
+    from transformers import AutoModelForCausalLM
+
+    from playground.gibbs import judge
+
+    config = dict(TINY, objective="judge", seed=2)
+    kwargs = dict(progress=False, log_every=1, eval_sentences=16)
+    straight = train(TrainConfig(steps=4, **config), tmp_path / "a", export_dir=tmp_path / "export", **kwargs)
+    assert straight["finished"] and straight["val_perplexity"] > 1 and straight["vocab_size"] == 5 + straight["characters"]
+    train(TrainConfig(steps=2, **config), tmp_path / "b", **kwargs)
+    train(TrainConfig(steps=4, **config), tmp_path / "b", **kwargs)
+    a, b = _state(tmp_path / "a"), _state(tmp_path / "b")
+    for key in a["model"]:
+        assert torch.allclose(a["model"][key].float(), b["model"][key].float(), atol=1e-6), key
+    export = tmp_path / "export"
+    assert type(AutoModelForCausalLM.from_pretrained(export)).__name__ == "GPT2LMHeadModel"
+    card = (export / "README.md").read_text()
+    assert "fluency judge" in card and "4 steps of 4 sentences" in card and "Held-out per-character perplexity" in card
+    # a few steps learn little, so the ranking is checked on a judge that has seen one sentence many times
+    model, tokenizer = judge.load_judge(str(export))
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    seen = "科学技术是第一生产力。"
+    ids = torch.tensor([tokenizer(seen)["input_ids"]])
+    for _ in range(60):
+        opt.zero_grad()
+        judge.causal_loss(model, ids, torch.ones_like(ids)).backward()
+        opt.step()
+    model.eval()
+    assert judge.perplexity([seen], str(export)) < judge.perplexity(evaluate.shuffled([seen], seed=1), str(export))
+    with pytest.raises(ValueError, match="non-empty"):
+        judge.perplexity([""], str(export))
+    judge.load_judge.cache_clear()
+
+
 def test_masking_follows_bert():
     torch.manual_seed(0)
     ids = torch.randint(5, 100, (64, 200))

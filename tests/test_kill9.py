@@ -36,6 +36,8 @@ TINY = {
     "xiangqi-scored": ["xiangqi", "--objective", "scores", "--size", "tiny", "--batch-size", "4", "--warmup", "2",
                        "--val-games", "2", "--data-dir", "{xiangqi_scored}"],
     "gibbs": ["gibbs", "--size", "tiny", "--batch-size", "4", "--warmup", "2", "--data-dir", "{gibbs}"],
+    "gibbs-judge": ["gibbs", "--objective", "judge", "--size", "tiny", "--batch-size", "4", "--warmup", "2",
+                    "--data-dir", "{gibbs}"],
 }
 
 
@@ -145,7 +147,7 @@ def kill_and_resume(tab: str, data: dict, tmp_path: Path, steps: int = 40, every
             "rows_lost": killed_at - saved}
 
 
-@pytest.mark.parametrize("tab", ["gan", "eae", "xiangqi", "xiangqi-scored", "gibbs"])
+@pytest.mark.parametrize("tab", ["gan", "eae", "xiangqi", "xiangqi-scored", "gibbs", "gibbs-judge"])
 def test_resumes_after_kill_9_losing_at_most_one_save_interval(tab, data, tmp_path):
     print(kill_and_resume(tab, data, tmp_path))
 

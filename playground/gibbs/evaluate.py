@@ -15,6 +15,12 @@ The samples:
 * ``CharNgram`` / fluency: per-character perplexity under an interpolated Kneser-Ney character trigram
   fitted to part of the held-out split (text the BERT never trained on), for the samples beside real
   held-out sentences (the other part) and the same sentences with their characters shuffled.
+
+The samplers side by side (``method_table``, ``eval gibbs --methods``): for each method and sample
+length, the judge GPT's per-character perplexity (``judge.perplexity``, when a judge is there) and the
+trigram's refitted on the 3 M-character training split (sparse no more: real held-out text 55,
+shuffled 2,783, where the held-out fit gives 187 and 1,377), diversity, novelty and seconds, beside
+real held-out sentences cut to the same length and those shuffled.
 """
 
 from __future__ import annotations
@@ -211,7 +217,7 @@ def fluency_reference(val_sentences: list[str], reference: int = 300) -> tuple[C
 def evaluate_samples(samples: list[str] | None = None, *, n: int = 64, length: int = 24, steps: int = 200,
                      burn_in: int = 50, temperature: float = 1.0, top_k: int = 0, order: str = "random",
                      init: str = "mask", anneal=None, template: str | None = None, seed: int = 0, model=None,
-                     reference: int = 300, data_dir=None) -> dict:
+                     reference: int = 300, data_dir=None, method: str = "gibbs") -> dict:
     """Diversity, novelty and fluency of ``samples`` (or of ``n`` drawn with ``api.sample`` and the
     sampler arguments given; at most 64 per call, so bigger ``n`` runs several seeded batches).
 
@@ -223,12 +229,12 @@ def evaluate_samples(samples: list[str] | None = None, *, n: int = 64, length: i
     config = {}
     if samples is None:
         config = dict(n=n, length=length, steps=steps, burn_in=burn_in, temperature=temperature, top_k=top_k,
-                      order=order, init=init, anneal=anneal, template=template, seed=seed)
+                      order=order, init=init, anneal=anneal, template=template, seed=seed, method=method)
         samples = []
         for i, start in enumerate(range(0, n, MAX_CHAINS)):
             samples += sample(template, length=length, n=min(MAX_CHAINS, n - start), steps=steps, burn_in=burn_in,
                               temperature=temperature, top_k=top_k, order=order, init=init, anneal=anneal,
-                              seed=seed + i, model=model)
+                              seed=seed + i, model=model, method=method)
     samples = [s for s in samples if s]
     if len(samples) < 2:
         raise ValueError("evaluate_samples needs at least two non-empty samples")
@@ -275,7 +281,8 @@ def bench(model=None, n: int = 8, length: int = 32, steps: int = 200, repeats: i
 
 def report(model=None, *, n: int = 64, length: int = 24, steps: int = 200, burn_in: int = 50,
            temperature: float = 1.0, top_k: int = 0, order: str = "random", anneal=None, seed: int = 0,
-           speed: bool = True, write_card: bool = False, command: str = "", data_dir=None) -> dict:
+           speed: bool = True, write_card: bool = False, command: str = "", data_dir=None, method: str = "gibbs",
+           methods: dict | None = None) -> dict:
     """``python -m playground eval gibbs``: sample metrics (``evaluate_samples``) and the sampler's
     speed; with ``write_card``, store them as ``metrics.json`` in the model folder and rewrite its
     card (a local folder only; default the shipped model)."""
@@ -286,7 +293,9 @@ def report(model=None, *, n: int = 64, length: int = 24, steps: int = 200, burn_
 
     results = {"command": command, "samples": evaluate_samples(
         n=n, length=length, steps=steps, burn_in=burn_in, temperature=temperature, top_k=top_k, order=order,
-        anneal=anneal, seed=seed, model=model, data_dir=data_dir)}
+        anneal=anneal, seed=seed, model=model, data_dir=data_dir, method=method)}
+    if methods:
+        results["methods"] = methods
     if speed:
         b = bench(model)
         results["bench"] = (f"{b['n']} chains x {b['length']} characters x {b['steps']} steps in {b['seconds']:.2f} s "
@@ -298,3 +307,86 @@ def report(model=None, *, n: int = 64, length: int = 24, steps: int = 200, burn_
         (folder / "metrics.json").write_text(json.dumps(results, indent=2))
         write(folder)
     return results
+
+
+# -- the samplers side by side -------------------------------------------------------------
+METHOD_STEPS = {"mask-predict": "passes"}  # the methods whose steps are --passes (the rest take --steps)
+
+
+def real_text(length: int, count: int = 300, data_dir=None) -> list[str]:
+    """``count`` evenly spaced held-out sentences of at least ``length`` characters, cut to ``length``."""
+    from ..data import load_chinese_sentences
+
+    long_enough = [s[:length] for s in load_chinese_sentences("val", root=data_dir) if len(s) >= length]
+    if len(long_enough) < 2:
+        raise ValueError(f"fewer than two held-out sentences have {length} characters")
+    return spread(long_enough, count)
+
+
+def method_table(model=None, *, methods=("gibbs", "mh", "mh-raw", "mask-predict"), lengths=(16, 32), n: int = 64,
+                 steps: int = 200, burn_in: int = 50, passes: int = 10, temperature: float = 1.0, top_k: int = 0,
+                 anneal=None, seed: int = 0, judge: str | None = None, data_dir=None) -> dict:
+    """Free samples of every ``methods`` x ``lengths``: ``n`` each (Gibbs and MH: ``steps`` with
+    ``burn_in``; Mask-Predict: ``passes``, no burn-in; all at ``temperature``, ``top_k``, ``anneal``),
+    scored by the judge GPT (``judge`` folder; default the shipped one, skipped when there is none)
+    and by the character trigram fitted to the training split, with distinct-1/2, self-BLEU, novelty
+    and seconds per batch of ``min(n, 64)`` chains; and the same figures for real held-out text cut to
+    each length and for that text shuffled. Returns {"rows": [...], "judge": folder or None, ...}."""
+    from ..data import load_chinese_sentences
+    from . import judge as judge_module
+    from .api import MAX_CHAINS, sample
+
+    train = load_chinese_sentences("train", root=data_dir)
+    ngram = CharNgram(train)
+    try:
+        judge_module.load_judge(judge)
+        judged = str(judge or judge_module.checkpoint_dir(judge_module.SHIPPED_JUDGE))
+    except ValueError:
+        if judge is not None:
+            raise
+        judged = None
+
+    def scores(texts: list[str]) -> dict:
+        out = {"trigram_ppl": ngram.perplexity(texts), "distinct_1": distinct_n(texts, 1),
+               "distinct_2": distinct_n(texts, 2), "self_bleu": self_bleu(texts), "novel": novelty(texts, train)}
+        if judged:
+            out["judge_ppl"] = judge_module.perplexity(texts, judged)
+        return out
+
+    rows = []
+    for length in lengths:
+        real = real_text(length, data_dir=data_dir)
+        rows.append({"method": "real held-out text", "length": length, "samples": len(real), **scores(real)})
+        rows.append({"method": "real, shuffled", "length": length, "samples": len(real),
+                     **scores(shuffled(real, seed))})
+        for method in methods:
+            mp = method == "mask-predict"
+            kw = dict(length=length, steps=passes if mp else steps, burn_in=0 if mp else burn_in,
+                      temperature=temperature, top_k=top_k, anneal=anneal, model=model, method=method)
+            texts, seconds = [], []
+            for i, start in enumerate(range(0, n, MAX_CHAINS)):
+                t0 = time.perf_counter()
+                texts += sample(None, n=min(MAX_CHAINS, n - start), seed=seed + i, **kw)
+                seconds.append(time.perf_counter() - t0)
+            rows.append({"method": method, "length": length, "samples": len(texts), "steps": kw["steps"],
+                         "burn_in": kw["burn_in"], "seconds": round(statistics.median(seconds), 2),
+                         **scores(texts), "examples": texts[:3]})
+    return {"rows": rows, "judge": judged, "trigram": f"Kneser-Ney character trigram fitted to the training split "
+            f"({sum(map(len, train)):,} characters)", "temperature": temperature, "top_k": top_k,
+            "anneal": anneal, "threads": torch.get_num_threads()}
+
+
+def format_method_table(table: dict) -> str:
+    """``method_table``'s rows as a Markdown table."""
+    judged = table.get("judge") is not None
+    head = ["method", "chars", "steps", *(["judge ppl"] if judged else []), "trigram ppl", "distinct-1",
+            "distinct-2", "self-BLEU", "novel", "s / 64 chains"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table["rows"]:
+        cells = [r["method"], str(r["length"]), str(r.get("steps", "")),
+                 *([f"{r['judge_ppl']:.1f}"] if judged else []), f"{r['trigram_ppl']:.1f}",
+                 f"{r['distinct_1']:.3f}", f"{r['distinct_2']:.3f}", f"{r['self_bleu']:.3f}",
+                 f"{100 * r['novel']:.0f}%", f"{r['seconds']:.1f}" if "seconds" in r else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+

@@ -38,7 +38,8 @@ def training() -> Training:
     from .models import SIZES
     from .train import TrainConfig, train
 
-    return Training(TrainConfig, train, out="runs/gibbs", choices={"size": list(SIZES)})
+    return Training(TrainConfig, train, out="runs/gibbs", choices={"size": list(SIZES),
+                    "objective": ["mlm", "judge"]})
 
 
 def add_eval_arguments(p) -> None:
@@ -51,6 +52,14 @@ def add_eval_arguments(p) -> None:
     p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0: all)")
     p.add_argument("--order", default="random", choices=["random", "sequential"], help="site order")
     p.add_argument("--anneal", default=None, help="annealing, e.g. 'linear:0.1' or a final temperature")
+    p.add_argument("--method", default="gibbs", help="the sampler of the samples above: gibbs, mh, mh-raw, "
+                   "mask-predict")
+    p.add_argument("--methods", default=None, help="also compare these samplers (comma-separated, e.g. "
+                   "gibbs,mh,mh-raw,mask-predict) at each --lengths under the judge GPT and the training-split "
+                   "trigram; with --write-card the table goes in the card")
+    p.add_argument("--lengths", default="16,32", help="sample lengths of the --methods table")
+    p.add_argument("--passes", type=int, default=10, help="Mask-Predict's passes in the --methods table")
+    p.add_argument("--judge", default=None, help="the judge GPT's folder (default: checkpoints/gibbs-judge)")
 
 
 def evaluate(args, command: str) -> int:
@@ -66,7 +75,21 @@ def evaluate(args, command: str) -> int:
     check_int("--n", args.n, 2)
     api.check_arguments(length=args.length, n=min(args.n, api.MAX_CHAINS), steps=args.steps, burn_in=args.burn_in,
                         temperature=args.temperature, top_k=args.top_k, order=args.order, anneal=args.anneal,
-                        seed=args.seed)
+                        seed=args.seed, method=args.method)
+    methods = [api.check_method(m.strip()) for m in args.methods.split(",")] if args.methods else []
+    try:
+        lengths = [int(x) for x in args.lengths.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--lengths must be comma-separated numbers of characters, not {args.lengths!r}") from None
+    check_int("--passes", args.passes, 1, api.MAX_STEPS)
+    for length in lengths:  # each method's run, as the table will ask for it
+        for m in methods:
+            mp = m == "mask-predict"
+            api.check_arguments(length=length, steps=args.passes if mp else args.steps,
+                                burn_in=0 if mp else args.burn_in, temperature=args.temperature, top_k=args.top_k,
+                                anneal=args.anneal, method=m)
+    if args.judge is not None and not api.is_folder(args.judge):
+        raise ValueError(f"--judge {args.judge!r} is not a model folder")
     if args.write_card and model is not None and not api.is_folder(model):
         raise ValueError("--write-card needs a local model folder, not a Hub id")
     anneal = api.parse_anneal(args.anneal)
@@ -74,9 +97,19 @@ def evaluate(args, command: str) -> int:
     print(f"held-out MLM accuracy {100 * held_out['val_accuracy']:.2f}%  loss {held_out['val_loss']:.3f}  "
           f"pseudo-perplexity {held_out['val_pseudo_perplexity']:.2f} ({held_out['val_pppl_sentences']} sentences)",
           flush=True)
+    table = None
+    if methods:
+        table = ev.method_table(model, methods=methods, lengths=lengths, n=args.n, steps=args.steps,
+                                burn_in=args.burn_in, passes=args.passes, temperature=args.temperature,
+                                top_k=args.top_k, anneal=anneal, seed=args.seed, judge=args.judge,
+                                data_dir=args.data_dir)
+        print(ev.format_method_table(table), flush=True)
+        if table["judge"] is None:
+            print("(no judge GPT: train one with `python -m playground train gibbs --objective judge`)")
     results = ev.report(model, n=args.n, length=args.length, steps=args.steps, burn_in=args.burn_in,
                         temperature=args.temperature, top_k=args.top_k, order=args.order, anneal=anneal,
-                        seed=args.seed, write_card=args.write_card, command=command, data_dir=args.data_dir)
+                        seed=args.seed, write_card=args.write_card, command=command, data_dir=args.data_dir,
+                        method=args.method, methods=table)
     print(json.dumps({k: v for k, v in results["samples"].items() if k != "examples"}, indent=2, ensure_ascii=False))
     for text in results["samples"].get("examples", []):
         print("  ", text)

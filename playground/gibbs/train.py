@@ -50,13 +50,18 @@ class TrainConfig:
     group: int = 50  # batches drawn at once and sorted by length
     bf16: bool = True
     seed: int = 0
+    objective: str = "mlm"  # mlm: the BERT the tab samples from; judge: the left-to-right GPT that grades text (judge.py)
 
     def __post_init__(self):
         check_choice("--size", self.size, SIZES)
+        check_choice("--objective", self.objective, OBJECTIVES)
         check_positive(self, "steps", "batch_size", "min_count", "group", "lr")
         check_int("warmup", self.warmup, low=0)
         check_float("dropout", self.dropout, 0, 1, high_open=True)
         check_float("mask_prob", self.mask_prob, 0, 1, low_open=True, high_open=True)
+
+
+OBJECTIVES = ("mlm", "judge")
 
 
 def lr_at(config: TrainConfig, step: int) -> float:
@@ -199,5 +204,9 @@ def train(config: TrainConfig, out_dir, export_dir=None, data_dir=None, eval_sen
     options.setdefault("log_every", 25)
     options.setdefault("eval_every", 1000)
     options.setdefault("command", "")
+    if config.objective == "judge":  # the fluency judge, a character GPT (mask_prob plays no part)
+        from .judge import JudgeAlgorithm
+
+        return run(JudgeAlgorithm(config, data_dir, out_dir, eval_sentences), out_dir, export_dir, **options)
     algorithm = GibbsAlgorithm(config, data_dir, out_dir, eval_sentences, pppl_sentences)
     return run(algorithm, out_dir, export_dir, **options)
