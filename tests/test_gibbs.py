@@ -662,3 +662,35 @@ def test_train_and_eval_from_the_command_line(model, tmp_path):
     bad = subprocess.run(cmd[:5] + ["--steps", "50"], cwd=root, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "burn_in (50) must be below steps (50)" in bad.stderr
     assert "held-out" not in bad.stdout
+    for extra, message in ((["--methods", "gibbs,beam"], "method must be one of"),
+                           (["--methods", "mh", "--lengths", "16,long"], "--lengths must be"),
+                           (["--methods", "gibbs", "--lengths", "300"], "length must be between 1 and 128"),
+                           (["--methods", "mh", "--steps", "20", "--burn-in", "0"], r"steps \(20\) must be at least the number of free"),
+                           (["--methods", "mask-predict", "--passes", "0"], "--passes must be"),
+                           (["--methods", "gibbs", "--judge", str(tmp_path / "nowhere")], "nowhere is missing")):
+        bad = subprocess.run(cmd[:5] + extra, cwd=root, capture_output=True, text=True, timeout=600)
+        assert bad.returncode == 2 and re.search(message, bad.stderr), (extra, bad.stderr[-500:])
+        assert "held-out" not in bad.stdout and "Traceback" not in bad.stderr
+
+
+def test_method_table_scores_every_method_beside_real_text(model, tmp_path):
+    from playground.gibbs import judge
+
+    train(TrainConfig(steps=2, **dict(TINY, objective="judge")), tmp_path / "run", export_dir=tmp_path / "judge",
+          progress=False, eval_sentences=8)
+    table = evaluate.method_table(model, methods=("gibbs", "mh", "mask-predict"), lengths=(6,), n=3, steps=8,
+                                  burn_in=2, passes=3, judge=str(tmp_path / "judge"))
+    rows = {r["method"]: r for r in table["rows"]}
+    assert list(rows) == ["real held-out text", "real, shuffled", "gibbs", "mh", "mask-predict"]
+    assert rows["real held-out text"]["trigram_ppl"] < rows["real, shuffled"]["trigram_ppl"]  # the train-split fit
+    assert (rows["gibbs"]["steps"], rows["mh"]["steps"], rows["mask-predict"]["steps"]) == (8, 8, 3)
+    assert rows["mask-predict"]["burn_in"] == 0 and rows["gibbs"]["burn_in"] == 2
+    for r in table["rows"]:
+        assert r["judge_ppl"] > 1 and r["trigram_ppl"] > 1 and 0 <= r["distinct_2"] <= 1
+    assert all(len(t) == 6 for t in rows["mh"]["examples"]) and rows["gibbs"]["samples"] == 3
+    text = evaluate.format_method_table(table)
+    assert "| mask-predict | 6 | 3 |" in text and "judge ppl" in text
+    judge.load_judge.cache_clear()
+    with pytest.raises(ValueError, match="is missing"):  # a judge asked for by name must exist
+        evaluate.method_table(model, methods=("gibbs",), lengths=(6,), n=2, steps=8, burn_in=0,
+                              judge=str(tmp_path / "none"))
