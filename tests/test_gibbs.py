@@ -662,6 +662,17 @@ def test_train_and_eval_from_the_command_line(model, tmp_path):
     bad = subprocess.run(cmd[:5] + ["--steps", "50"], cwd=root, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "burn_in (50) must be below steps (50)" in bad.stderr
     assert "held-out" not in bad.stdout
+    # --methods: the samplers side by side; --write-card adds the table to the figures already there
+    table_cmd = cmd[:5] + ["--methods", "gibbs,mask-predict", "--lengths", "6", "--n", "2", "--steps", "8",
+                           "--burn-in", "0", "--passes", "2", "--write-card", "--threads", "1"]
+    done = subprocess.run(table_cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "| mask-predict | 6 | 2 |" in done.stdout and "held-out MLM accuracy" not in done.stdout
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["samples"]["samples"] == 4 and [r["method"] for r in metrics["methods"]["rows"]][2:] == \
+        ["gibbs", "mask-predict"] and "--methods gibbs,mask-predict" in metrics["methods"]["command"]
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "## Samples" in card and "## The samplers side by side" in card and "| mask-predict | 6 | 2 |" in card
     for extra, message in ((["--methods", "gibbs,beam"], "method must be one of"),
                            (["--methods", "mh", "--lengths", "16,long"], "--lengths must be"),
                            (["--methods", "gibbs", "--lengths", "300"], "length must be between 1 and 128"),

@@ -5,11 +5,14 @@
     gibbs.sample("科学技术____生产力。", anneal=0.0, seed=0)      # a template, annealed to greedy
     for step in gibbs.chain(length=8, n=2, steps=40, burn_in=8):  # one dict per Gibbs step
         print(step["step"], step["texts"], step["positions"])
+    gibbs.sample(length=16, method="mh", seed=0)                 # Metropolis-Hastings (Goyal et al., 2022)
+    gibbs.sample(length=16, steps=10, burn_in=0, method="mask-predict")  # parallel decoding, 10 passes
 """
 
-from .api import (MAX_CHAINS, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, SHIPPED, TokenTable, chain, info,  # noqa: F401
-                  load_model, model_dir, parse_anneal, parse_template, sample, temperatures)
+from .api import (DEFAULT_METHOD, MAX_CHAINS, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, METHODS, SHIPPED,  # noqa: F401
+                  TokenTable, chain, info, load_model, model_dir, parse_anneal, parse_template, sample, temperatures)
 from .models import MAX_CHARS  # noqa: F401
 
-__all__ = ["MAX_CHAINS", "MAX_CHARS", "MAX_STEPS", "MAX_TEMPERATURE", "MAX_TOP_K", "SHIPPED", "TokenTable", "chain",
-           "info", "load_model", "model_dir", "parse_anneal", "parse_template", "sample", "temperatures"]
+__all__ = ["DEFAULT_METHOD", "MAX_CHAINS", "MAX_CHARS", "MAX_STEPS", "MAX_TEMPERATURE", "MAX_TOP_K", "METHODS",
+           "SHIPPED", "TokenTable", "chain", "info", "load_model", "model_dir", "parse_anneal", "parse_template", "sample",
+           "temperatures"]

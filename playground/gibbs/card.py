@@ -132,6 +132,8 @@ def _evaluation(metrics: dict) -> list[str]:
                   f"({table.get('threads')} torch thread(s)); temperature {table.get('temperature')}, top-k "
                   f"{table.get('top_k')}, anneal {table.get('anneal')}. Real held-out sentences cut to the same "
                   "length, and those shuffled, are the yardsticks.", "", format_method_table(table)]
+        if table.get("command"):
+            lines += ["", f"Measured with `{table['command']}`."]
     return lines
 
 

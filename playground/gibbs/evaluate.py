@@ -34,6 +34,7 @@ from collections import Counter, defaultdict
 
 import torch
 
+from ..checkpoints import read_json
 from ..training import pad_rows
 from .models import MASK, SPECIALS, logits_at
 
@@ -281,8 +282,8 @@ def bench(model=None, n: int = 8, length: int = 32, steps: int = 200, repeats: i
 
 def report(model=None, *, n: int = 64, length: int = 24, steps: int = 200, burn_in: int = 50,
            temperature: float = 1.0, top_k: int = 0, order: str = "random", anneal=None, seed: int = 0,
-           speed: bool = True, write_card: bool = False, command: str = "", data_dir=None, method: str = "gibbs",
-           methods: dict | None = None) -> dict:
+           speed: bool = True, write_card: bool = False, command: str = "", data_dir=None,
+           method: str = "gibbs") -> dict:
     """``python -m playground eval gibbs``: sample metrics (``evaluate_samples``) and the sampler's
     speed; with ``write_card``, store them as ``metrics.json`` in the model folder and rewrite its
     card (a local folder only; default the shipped model)."""
@@ -294,8 +295,6 @@ def report(model=None, *, n: int = 64, length: int = 24, steps: int = 200, burn_
     results = {"command": command, "samples": evaluate_samples(
         n=n, length=length, steps=steps, burn_in=burn_in, temperature=temperature, top_k=top_k, order=order,
         anneal=anneal, seed=seed, model=model, data_dir=data_dir, method=method)}
-    if methods:
-        results["methods"] = methods
     if speed:
         b = bench(model)
         results["bench"] = (f"{b['n']} chains x {b['length']} characters x {b['steps']} steps in {b['seconds']:.2f} s "
@@ -304,9 +303,26 @@ def report(model=None, *, n: int = 64, length: int = 24, steps: int = 200, burn_
         if model is not None and not _is_folder(model):
             raise ValueError("--write-card needs a local model folder, not a Hub id")
         folder = Path(model) if model is not None else model_dir()
-        (folder / "metrics.json").write_text(json.dumps(results, indent=2))
+        kept = {k: v for k, v in read_json(folder / "metrics.json").items() if k == "methods"}
+        (folder / "metrics.json").write_text(json.dumps({**kept, **results}, indent=2))
         write(folder)
     return results
+
+
+def add_to_metrics(model=None, **figures):
+    """Add ``figures`` to the model folder's ``metrics.json`` (the other figures kept) and rewrite its
+    card; returns the folder."""
+    from pathlib import Path
+
+    from .api import _is_folder, model_dir
+    from .card import write_card as write
+
+    if model is not None and not _is_folder(model):
+        raise ValueError("--write-card needs a local model folder, not a Hub id")
+    folder = Path(model) if model is not None else model_dir()
+    (folder / "metrics.json").write_text(json.dumps({**read_json(folder / "metrics.json"), **figures}, indent=2))
+    write(folder)
+    return folder
 
 
 # -- the samplers side by side -------------------------------------------------------------

