@@ -669,8 +669,13 @@ def test_train_and_eval_from_the_command_line(model, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "| mask-predict | 6 | 2 |" in done.stdout and "held-out MLM accuracy" not in done.stdout
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["samples"]["samples"] == 4 and [r["method"] for r in metrics["methods"]["rows"]][2:] == \
-        ["gibbs", "mask-predict"] and "--methods gibbs,mask-predict" in metrics["methods"]["command"]
+    assert metrics["samples"]["samples"] == 4 and [r["method"] for r in metrics["methods"][0]["rows"]][2:] == \
+        ["gibbs", "mask-predict"] and "--methods gibbs,mask-predict" in metrics["methods"][0]["command"]
+    # a table at other settings is added beside it; at the same settings it is replaced
+    for extra in (["--anneal", "linear:0.1"], ["--anneal", "linear:0.1", "--seed", "3"]):
+        assert subprocess.run(table_cmd + extra, cwd=root, capture_output=True, text=True, timeout=600).returncode == 0
+    tables = json.loads((folder / "metrics.json").read_text())["methods"]
+    assert [t["anneal"] for t in tables] == [None, 0.1] and "--seed 3" in tables[1]["command"]
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert "## Samples" in card and "## The samplers side by side" in card and "| mask-predict | 6 | 2 |" in card
     for extra, message in ((["--methods", "gibbs,beam"], "method must be one of"),

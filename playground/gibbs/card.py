@@ -119,19 +119,21 @@ def _evaluation(metrics: dict) -> list[str]:
             lines += ["", "Examples:", ""] + [f"- {t}" for t in s["examples"]]
     if metrics.get("bench"):
         lines += ["", f"- Speed (warm, this CPU): {metrics['bench']}"]
-    table = metrics.get("methods")
-    if table:
+    tables = metrics.get("methods") or []
+    if tables:
         from .evaluate import format_method_table
 
+        lines += ["", "## The samplers side by side"]
+    for table in tables:
         judge = (f"the judge GPT (`{Path(table['judge']).name}`, a character GPT trained on the same training "
                  "split)" if table.get("judge") else "no judge GPT (none was found)")
-        lines += ["", "## The samplers side by side", "",
-                  f"Free samples from each method, scored by {judge} and by a {table['trigram']}: per-character "
-                  "perplexity (lower reads as more fluent), distinct n-grams, self-BLEU-4 (lower: more varied), the "
-                  "share not found verbatim in the training text, and the median seconds per batch of up to 64 chains "
-                  f"({table.get('threads')} torch thread(s)); temperature {table.get('temperature')}, top-k "
-                  f"{table.get('top_k')}, anneal {table.get('anneal')}. Real held-out sentences cut to the same "
-                  "length, and those shuffled, are the yardsticks.", "", format_method_table(table)]
+        lines += ["", f"Temperature {table.get('temperature')}, top-k {table.get('top_k')}, anneal "
+                  f"{table.get('anneal')}: free samples from each method, scored by {judge} and by a "
+                  f"{table['trigram']}: per-character perplexity (lower reads as more fluent), distinct n-grams, "
+                  "self-BLEU-4 (lower: more varied), the share not found verbatim in the training text, and the "
+                  f"median seconds per batch of up to 64 chains ({table.get('threads')} torch thread(s)). Real "
+                  "held-out sentences cut to the same length, and those shuffled, are the yardsticks.", "",
+                  format_method_table(table)]
         if table.get("command"):
             lines += ["", f"Measured with `{table['command']}`."]
     return lines

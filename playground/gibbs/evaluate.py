@@ -309,9 +309,10 @@ def report(model=None, *, n: int = 64, length: int = 24, steps: int = 200, burn_
     return results
 
 
-def add_to_metrics(model=None, **figures):
-    """Add ``figures`` to the model folder's ``metrics.json`` (the other figures kept) and rewrite its
-    card; returns the folder."""
+def add_method_table(model=None, table: dict | None = None):
+    """Add a ``method_table`` to the model folder's ``metrics.json`` (its other figures kept; a table
+    measured before at the same temperature, top-k and annealing replaced) and rewrite the card;
+    returns the folder."""
     from pathlib import Path
 
     from .api import _is_folder, model_dir
@@ -320,7 +321,11 @@ def add_to_metrics(model=None, **figures):
     if model is not None and not _is_folder(model):
         raise ValueError("--write-card needs a local model folder, not a Hub id")
     folder = Path(model) if model is not None else model_dir()
-    (folder / "metrics.json").write_text(json.dumps({**read_json(folder / "metrics.json"), **figures}, indent=2))
+    metrics = read_json(folder / "metrics.json")
+    settings = ("temperature", "top_k", "anneal")
+    tables = [t for t in metrics.get("methods", []) if [t.get(k) for k in settings] != [table.get(k) for k in settings]]
+    metrics["methods"] = tables + [table]
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write(folder)
     return folder
 

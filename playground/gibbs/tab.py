@@ -106,7 +106,7 @@ def evaluate(args, command: str) -> int:
         if table["judge"] is None:
             print("(no judge GPT: train one with `python -m playground train gibbs --objective judge`)")
         if args.write_card:
-            folder = ev.add_to_metrics(model, methods=table)
+            folder = ev.add_method_table(model, table)
             print(f"added the table to {folder / 'metrics.json'} and the model card")
         return 0
     held_out = ev.evaluate_model(model, data_dir=args.data_dir)
