@@ -47,6 +47,7 @@ HUB_FIELDS = {
     "eae-vae": ("pytorch", "mit", "unconditional-image-generation"),
     "fmnist-classifier": ("pytorch", "mit", "image-classification"),
     "gibbs-bert": ("transformers", "other", "fill-mask"),  # the corpus states no license: said in the card
+    "gibbs-judge": ("transformers", "other", "text-generation"),  # the gibbs tab's fluency judge, same corpus
     "xiangqi-gpt": ("transformers", "mit", None),  # no pipeline tag fits a chess policy
 }
 

@@ -23,6 +23,7 @@ import torch
 
 from ..checkpoints import checkpoint_dir, hub_metadata, load_saved, read_json
 from ..training import pad_rows
+from .card import LICENSE_NOTE
 from .models import MAX_POSITIONS, SIZES
 from .train import GibbsAlgorithm
 
@@ -157,7 +158,9 @@ def write_judge_card(folder: Path) -> Path:
                          f"{t.get('val_eval_sentences')} sentences, the closing [SEP] not counted).")
         if t.get("command"):
             lines.append(f"- Command: `{t['command']}`")
-    lines += ["", "`loss.csv`: step, training loss, learning rate, minutes, held-out loss and perplexity.", ""]
+    lines += ["", "## License", "", LICENSE_NOTE,
+              "", "## Files", "", "`loss.csv`: step, training loss, learning rate, minutes, held-out loss and "
+              "perplexity. `training.json`: the training record this card is written from.", ""]
     path = folder / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
