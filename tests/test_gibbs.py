@@ -663,7 +663,7 @@ def test_train_and_eval_from_the_command_line(model, tmp_path):
     assert bad.returncode == 2 and "burn_in (50) must be below steps (50)" in bad.stderr
     assert "held-out" not in bad.stdout
     # --methods: the samplers side by side; --write-card adds the table to the figures already there
-    table_cmd = cmd[:5] + ["--methods", "gibbs,mask-predict", "--lengths", "6", "--n", "2", "--steps", "8",
+    table_cmd = cmd[:7] + ["--methods", "gibbs,mask-predict", "--lengths", "6", "--n", "2", "--steps", "8",
                            "--burn-in", "0", "--passes", "2", "--write-card", "--threads", "1"]
     done = subprocess.run(table_cmd, cwd=root, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -675,7 +675,8 @@ def test_train_and_eval_from_the_command_line(model, tmp_path):
     for extra in (["--anneal", "linear:0.1"], ["--anneal", "linear:0.1", "--seed", "3"]):
         assert subprocess.run(table_cmd + extra, cwd=root, capture_output=True, text=True, timeout=600).returncode == 0
     tables = json.loads((folder / "metrics.json").read_text())["methods"]
-    assert [t["anneal"] for t in tables] == [None, 0.1] and "--seed 3" in tables[1]["command"]
+    assert [t["anneal"] for t in tables] == [None, ["linear", 0.1]] and "--seed 3" in tables[1]["command"]
+    assert "anneal linear:0.1:" in (folder / "README.md").read_text(encoding="utf-8")
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert "## Samples" in card and "## The samplers side by side" in card and "| mask-predict | 6 | 2 |" in card
     for extra, message in ((["--methods", "gibbs,beam"], "method must be one of"),

@@ -127,8 +127,11 @@ def _evaluation(metrics: dict) -> list[str]:
     for table in tables:
         judge = (f"the judge GPT (`{Path(table['judge']).name}`, a character GPT trained on the same training "
                  "split)" if table.get("judge") else "no judge GPT (none was found)")
+        anneal = table.get("anneal")
+        anneal = "none" if anneal is None else f"{anneal[0]}:{anneal[1]:g}" if isinstance(anneal, list) else \
+            f"linear:{anneal:g}"
         lines += ["", f"Temperature {table.get('temperature')}, top-k {table.get('top_k')}, anneal "
-                  f"{table.get('anneal')}: free samples from each method, scored by {judge} and by a "
+                  f"{anneal}: free samples from each method, scored by {judge} and by a "
                   f"{table['trigram']}: per-character perplexity (lower reads as more fluent), distinct n-grams, "
                   "self-BLEU-4 (lower: more varied), the share not found verbatim in the training text, and the "
                   f"median seconds per batch of up to 64 chains ({table.get('threads')} torch thread(s)). Real "

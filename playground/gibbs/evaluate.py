@@ -322,6 +322,7 @@ def add_method_table(model=None, table: dict | None = None):
         raise ValueError("--write-card needs a local model folder, not a Hub id")
     folder = Path(model) if model is not None else model_dir()
     metrics = read_json(folder / "metrics.json")
+    table = json.loads(json.dumps(table))  # as it will read back (a tuple becomes a list)
     settings = ("temperature", "top_k", "anneal")
     tables = [t for t in metrics.get("methods", []) if [t.get(k) for k in settings] != [table.get(k) for k in settings]]
     metrics["methods"] = tables + [table]

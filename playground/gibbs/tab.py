@@ -73,10 +73,11 @@ def evaluate(args, command: str) -> int:
     model = args.pipeline
     # every argument is checked before the slow part (the held-out scores alone take half a minute)
     check_int("--n", args.n, 2)
-    api.check_arguments(length=args.length, n=min(args.n, api.MAX_CHAINS), steps=args.steps, burn_in=args.burn_in,
-                        temperature=args.temperature, top_k=args.top_k, order=args.order, anneal=args.anneal,
-                        seed=args.seed, method=args.method)
     methods = [api.check_method(m.strip()) for m in args.methods.split(",")] if args.methods else []
+    if not methods:  # the one sampler's report (--methods: the table's runs, checked below)
+        api.check_arguments(length=args.length, n=min(args.n, api.MAX_CHAINS), steps=args.steps,
+                            burn_in=args.burn_in, temperature=args.temperature, top_k=args.top_k, order=args.order,
+                            anneal=args.anneal, seed=args.seed, method=args.method)
     try:
         lengths = [int(x) for x in args.lengths.split(",") if x.strip()]
     except ValueError:
@@ -85,9 +86,9 @@ def evaluate(args, command: str) -> int:
     for length in lengths:  # each method's run, as the table will ask for it
         for m in methods:
             mp = m == "mask-predict"
-            api.check_arguments(length=length, steps=args.passes if mp else args.steps,
+            api.check_arguments(length=length, n=min(args.n, api.MAX_CHAINS), steps=args.passes if mp else args.steps,
                                 burn_in=0 if mp else args.burn_in, temperature=args.temperature, top_k=args.top_k,
-                                anneal=args.anneal, method=m)
+                                anneal=args.anneal, seed=args.seed, method=m)
     if args.judge is not None and not api.is_folder(args.judge):
         raise ValueError(f"--judge {args.judge!r} is not a model folder")
     if args.write_card and model is not None and not api.is_folder(model):
