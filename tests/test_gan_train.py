@@ -194,6 +194,8 @@ for name, cls, bf16 in [("su2017", Su2017Critic, False), ("r1", DCGANCritic, Fal
     report[name + " penalty share"] = max(float((a - b).abs().max()) for a, b in zip(grads[10.0], grads[0.0])) / size
 if acc.is_main_process:
     json.dump(report, open(sys.argv[1], "w"))
+acc.wait_for_everyone()
+torch.distributed.destroy_process_group()  # a clean exit: gloo's threads stopped before the interpreter ends
 """
 
 
