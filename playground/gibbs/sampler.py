@@ -86,6 +86,11 @@ class Template:
     free: list[bool]
     shown: list[str]
 
+    @property
+    def free_slots(self) -> torch.Tensor:
+        """The free slots' indices (0-based over the slots)."""
+        return torch.tensor([i for i, f in enumerate(self.free) if f])
+
 
 @dataclass
 class Run:
@@ -138,16 +143,22 @@ def temperatures(temperature: float, anneal: tuple[str, float] | None, steps: in
     return out
 
 
+def restrict(logits: torch.Tensor, allowed: torch.Tensor, top_k: int) -> torch.Tensor:
+    """``logits`` (n, V) as float on the CPU, -inf outside the allowed ids (and the top ``top_k``)."""
+    logits = logits.float().cpu().masked_fill(~allowed, -math.inf)
+    if top_k:
+        kth = logits.topk(min(top_k, int(allowed.sum())), -1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    return logits
+
+
 def draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, top_k: int,
          generator: torch.Generator) -> torch.Tensor:
     """One id per row of ``logits`` (n, V): the argmax when ``temperature`` is (nearly) 0, else a draw
     from softmax(logits / temperature) restricted to the allowed ids (and to the top ``top_k``)."""
-    logits = logits.float().cpu().masked_fill(~allowed, -math.inf)
+    logits = restrict(logits, allowed, top_k)
     if temperature < GREEDY_BELOW:
         return logits.argmax(-1)
-    if top_k:
-        kth = logits.topk(min(top_k, int(allowed.sum())), -1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, -math.inf)
     probs = torch.softmax(logits / temperature, -1)
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
@@ -200,7 +211,7 @@ def gibbs(mlm, table: TokenTable, run: Run, generator: torch.Generator, device) 
     Lazy: nothing runs before the first ``next``; each step runs under ``torch.inference_mode``, and a
     caller may hold a device slot around each ``next`` (``manager.steps``)."""
     ids = start(run, table, generator)
-    free_slots = torch.tensor([i for i, f in enumerate(run.template.free) if f])
+    free_slots = run.template.free_slots
     rows = torch.arange(run.n)
     everyone = torch.ones(run.n, dtype=torch.bool)
     for t in range(run.steps):
@@ -229,11 +240,7 @@ def energy(mlm, ids: torch.Tensor, kind: str, device) -> torch.Tensor:
 
 def proposal_log_probs(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, top_k: int) -> torch.Tensor:
     """log q(id) of the distribution ``draw`` samples from (temperature, allowed ids, top-k): (n, V)."""
-    logits = logits.float().cpu().masked_fill(~allowed, -math.inf)
-    if top_k:
-        kth = logits.topk(min(top_k, int(allowed.sum())), -1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, -math.inf)
-    return torch.log_softmax(logits / temperature, -1)
+    return torch.log_softmax(restrict(logits, allowed, top_k) / temperature, -1)
 
 
 def metropolis_hastings(mlm, table: TokenTable, run: Run, generator: torch.Generator, device) -> Iterator[Step]:
@@ -254,7 +261,7 @@ def metropolis_hastings(mlm, table: TokenTable, run: Run, generator: torch.Gener
     Two encoder passes a step (the proposal's and the energy's), so about twice Gibbs's time."""
     kind = ENERGIES[run.method]
     ids = start(run, table, generator)
-    free_slots = torch.tensor([i for i, f in enumerate(run.template.free) if f])
+    free_slots = run.template.free_slots
     rows = torch.arange(run.n)
     current = torch.full((run.n,), math.nan)  # each chain's energy, once it has no [MASK] left
     for t in range(run.steps):
@@ -303,7 +310,7 @@ def mask_predict(mlm, table: TokenTable, run: Run, generator: torch.Generator, d
     ids only); slots not redrawn keep theirs. ``run.temps[t]`` is pass t's draw temperature (burn-in
     and annealing as for Gibbs: anneal to 0 for the paper's argmax); ``order`` and ``init`` play no part."""
     ids = start(run, table, generator)
-    free_slots = torch.tensor([i for i, f in enumerate(run.template.free) if f])
+    free_slots = run.template.free_slots
     everyone = torch.ones(run.n, dtype=torch.bool)
     confidence = torch.zeros(run.n, len(free_slots))
     ids[:, 1 + free_slots] = table.mask_id
@@ -318,7 +325,7 @@ def mask_predict(mlm, table: TokenTable, run: Run, generator: torch.Generator, d
             logits = logits_at(mlm, ids.to(device), rows.to(device), cols.to(device)).float().cpu()
             new = draw(logits, table.allowed, run.temps[t], run.top_k, generator)
             ids[rows, cols] = new
-            probs = torch.softmax(logits.masked_fill(~table.allowed, -math.inf), -1)
+            probs = torch.softmax(restrict(logits, table.allowed, 0), -1)
             confidence.scatter_(1, picked, probs[torch.arange(len(new)), new].view(run.n, k))
         yield Step(t, ids, slots, (new != old).view(run.n, k), everyone)
 
