@@ -46,11 +46,13 @@ class BatchStream:
 
     Under data parallelism each of ``world_size`` processes gets its own disjoint slice
     of every global batch (``batch_size`` images per process), so together they walk
-    the same shuffled epoch a single process would.
+    the same shuffled epoch a single process would. With ``labels`` (one per image) each batch
+    is ``(images, labels)``.
     """
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
-        self.images, self.batch_size, self.seed = images, batch_size, seed
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
+                 labels: torch.Tensor | None = None):
+        self.images, self.labels, self.batch_size, self.seed = images, labels, batch_size, seed
         self.rank, self.world_size = rank, world_size
         self.epoch, self.pos = 0, 0
         self._perm = self._permutation()
@@ -67,7 +69,7 @@ class BatchStream:
         start = self.pos + self.rank * self.batch_size
         idx = self._perm[start : start + self.batch_size]
         self.pos += global_batch
-        return self.images[idx]
+        return self.images[idx] if self.labels is None else (self.images[idx], self.labels[idx])
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "pos": self.pos}

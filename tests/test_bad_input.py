@@ -123,8 +123,11 @@ def _history(default: str) -> P:
     return P("text", default, valid=("empty",), name="history|ply")
 
 
+DDPM_CONDITION = {"model": P("choice", "ddpm-fashion-cfg", valid=("none",)),  # None: the default model
+                  "label": P("choice", "Trouser", valid=("none",)),  # None: a class per image
+                  "guidance": P("number", 2.0, valid=("none", "zero"))}  # None: the model's measured best
 DDPM_SAMPLING = {"sampler": P("choice", "dpm++"), "steps": P("number", 2), "eta": P("number", 0, valid=("zero",)),
-                 "seed": SEED, "n": P("number", 1)}
+                 "seed": SEED, "n": P("number", 1), **DDPM_CONDITION}
 GIBBS = {"template": P("text", "__", valid=("none", "empty")), "length": P("number", 2),
          "n": P("number", 1, name=r"\bn\b|chains"), "steps": P("number", 2),
          "burn_in": P("number", 0, valid=("zero",), name="burn.in"),
@@ -146,6 +149,8 @@ ENDPOINTS: dict[str, E] = {
                            "t0": P("number", 500), "steps": P("number", 2), "points": P("number", 2), "seed": SEED},
                           lambda out: _gallery(out[0], 2) and Path(out[1]).is_file()),
     "ddpm_random_seed": E(check=lambda out: 0 <= out < 2**32),
+    "ddpm_sampler_grid": E({"seed": SEED, **DDPM_CONDITION}, lambda out: _gallery(out, 20)),
+    "ddpm_model_changed": E({"model": P("choice", "ddpm-fashion-cfg")}),
     # ``saved`` and ``selected`` are gr.State: the server uses the session's value, whatever is sent
     "ddpm_scrub": E({"index": P("number", 1, valid=tuple(NUMBER)), "saved": P("text", None, valid=tuple(TEXT))},
                     private=True),  # nothing saved in a new session: a no-op

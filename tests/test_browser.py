@@ -115,6 +115,37 @@ def test_ddpm_tab_streams_the_denoising_live(app_url, tmp_path):
             browser.close()
 
 
+def test_ddpm_class_picker_and_guidance(app_url, tmp_path):
+    """Pick the class-conditional model, a class and a guidance scale, draw: every sample is
+    captioned with the class asked for; the unconditional model disables the picker."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page.goto(app_url)
+            page.get_by_role("tab", name="DDPM · diffusion").click()
+            page.locator("#ddpm-gallery img").nth(15).wait_for(state="attached", timeout=60_000)
+            page.locator("#ddpm-model input").click()
+            page.get_by_role("option", name="the write-up's, unconditional (ddpm-fashion)").click()
+            page.wait_for_function("() => document.querySelector('#ddpm-label input').disabled", timeout=30_000)
+            page.locator("#ddpm-model input").click()
+            page.get_by_role("option", name="class-conditional, classifier-free guidance (ddpm-fashion-cfg)").click()
+            page.wait_for_function("() => !document.querySelector('#ddpm-label input').disabled", timeout=30_000)
+            page.locator("#ddpm-label input").click()
+            page.get_by_role("option", name="Ankle boot", exact=True).click()
+            page.locator("#ddpm-guidance input[type='number']").fill("3")
+            page.locator("#ddpm-guidance input[type='number']").press("Enter")
+            page.locator("#ddpm-n input[type='number']").fill("4")
+            page.locator("#ddpm-n input[type='number']").press("Enter")
+            page.locator("#ddpm-quick").click()
+            page.wait_for_function(
+                "() => { const c = [...document.querySelectorAll('#ddpm-gallery .caption-label')];"
+                " return c.length === 4 && c.every(e => e.innerText.trim() === 'Ankle boot'); }", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "ddpm-class.png"), full_page=True)
+        finally:
+            browser.close()
+
+
 def test_xiangqi_move_by_clicking_and_two_sessions_play_apart(app_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)

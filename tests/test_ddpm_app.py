@@ -37,6 +37,50 @@ def test_frames_stream_every_step_then_the_samples(client):
     assert steps_seen[:6] == [1, 2, 3, 4, 5, 6]
 
 
+def test_class_and_guidance_match_the_python_api(client):
+    result = client.predict("dpm++", 5, 0.0, 3, 4, "ddpm-fashion-cfg", "Ankle boot", 2.5, api_name="/ddpm_generate")
+    images = _images(result)
+    pixels = np.stack([np.asarray(im.convert("L")) for im in images])
+    assert np.array_equal(pixels, ddpm.generate(4, steps=5, sampler="dpm++", seed=3, model="ddpm-fashion-cfg",
+                                                label="Ankle boot", guidance=2.5, output_type="np"))
+    params = json.loads(images[0].info["parameters"])
+    assert params["label"] == "Ankle boot" and params["guidance"] == 2.5 and params["model"] == "ddpm/ddpm-fashion-cfg"
+    # "any": a class per image, each recorded; the same seed gives the same images as the API's label=None
+    anyclass = _images(client.predict("dpm++", 5, 0.0, 3, 4, "ddpm-fashion-cfg", "any", 2.5,
+                                      api_name="/ddpm_generate"))
+    assert np.array_equal(np.stack([np.asarray(im.convert("L")) for im in anyclass]),
+                          ddpm.generate(4, steps=5, seed=3, model="ddpm-fashion-cfg", guidance=2.5, output_type="np"))
+    # the write-up's model: "any" and a guidance slider it ignores; a class is refused
+    plain = _images(client.predict("dpm++", 5, 0.0, 3, 2, "ddpm-fashion", "any", 2.5, api_name="/ddpm_generate"))
+    assert np.array_equal(np.stack([np.asarray(im.convert("L")) for im in plain]),
+                          ddpm.generate(2, steps=5, seed=3, model="ddpm-fashion", output_type="np"))
+    with pytest.raises(AppError, match="is unconditional"):
+        client.predict("dpm++", 5, 0.0, 3, 2, "ddpm-fashion", "Bag", 1.0, api_name="/ddpm_generate")
+
+
+def test_frames_stream_a_class_with_its_captions(client):
+    job = client.submit("unipc", 4, 0.0, 1, 3, "ddpm-fashion-cfg", "Trouser", 2.0, api_name="/ddpm_frames")
+    *_, last = list(job)
+    samples = last[2]
+    assert [item["caption"] for item in samples] == ["Trouser"] * 3
+    pixels = np.stack([np.asarray(Image.open(item["image"]).convert("L")) for item in samples])
+    assert np.array_equal(pixels, ddpm.generate(3, steps=4, sampler="unipc", seed=1, model="ddpm-fashion-cfg",
+                                                label="Trouser", guidance=2.0, output_type="np"))
+
+
+def test_the_sampler_grid_and_the_model_switch(client):
+    cells = client.predict(7, "ddpm-fashion-cfg", "Sneaker", 1.0, api_name="/ddpm_sampler_grid")
+    assert len(cells) == 20 and cells[0]["caption"] == "ddpm, 5 steps (Sneaker)"
+    assert cells[-1]["caption"] == "unipc, 50 steps (Sneaker)"
+    last = np.asarray(Image.open(cells[-1]["image"]).convert("L"))
+    assert np.array_equal(last, ddpm.generate(1, steps=50, sampler="unipc", seed=7, model="ddpm-fashion-cfg",
+                                              label="Sneaker", guidance=1.0, output_type="np")[0])
+    label, guidance = client.predict("ddpm-fashion", api_name="/ddpm_model_changed")
+    assert label == "any"
+    label, guidance = client.predict("ddpm-fashion-cfg", api_name="/ddpm_model_changed")
+    assert guidance == ddpm.load_unet("ddpm-fashion-cfg").default_guidance
+
+
 def test_presets(client):
     assert client.predict("faithful", api_name="/ddpm_preset") == ("ddpm", 1000)
     assert client.predict("fast", api_name="/ddpm_preset") == ("dpm++", 10)
@@ -68,6 +112,9 @@ def test_interpolate_uploaded_images(client, tmp_path):
         (("dpm++", 10, 0.0, 0, 65), "/ddpm_frames", "n must be between 1 and 64"),
         (("dpm++", "ten", 0.0, 0, 4), "/ddpm_frames", "steps must be an integer"),
         (("fastest",), "/ddpm_preset", "preset must be one of"),
+        (("dpm++", 10, 0.0, 0, 4, "ddpm-fashion-cfg", "Hat", 2.0), "/ddpm_generate", "label must be a Fashion-MNIST"),
+        (("dpm++", 10, 0.0, 0, 4, "ddpm-fashion-cfg", "Bag", 25), "/ddpm_frames", "guidance must be"),
+        (("dpm++", 10, 0.0, 0, 4, "stable-diffusion", "Bag", 2), "/ddpm_generate", "model must be one of"),
         ((None, None, 500, 25, 8, 0), "/ddpm_interpolate", "image A: pick a sample"),
     ],
 )

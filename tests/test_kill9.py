@@ -32,6 +32,8 @@ TINY = {
     "gan-dcgan": ["gan", "--arch", "dcgan", "--batch-size", "16"],  # default width: a 10 MB state with its EMA
     "eae": ["eae", "--model", "eae", "--batch-size", "16", "--latent-dim", "4", "--channels", "4", "--warmup", "2"],
     "ddpm": ["ddpm", "--size", "tiny", "--batch-size", "4", "--warmup", "1"],
+    "ddpm-cfg": ["ddpm", "--size", "tiny", "--batch-size", "4", "--warmup", "1", "--classes", "10", "--prediction",
+                 "v_prediction", "--snr-gamma", "5"],
     "xiangqi": ["xiangqi", "--size", "tiny", "--batch-size", "4", "--warmup", "2", "--data-dir", "{xiangqi}"],
     "xiangqi-scored": ["xiangqi", "--objective", "scores", "--size", "tiny", "--batch-size", "4", "--warmup", "2",
                        "--val-games", "2", "--data-dir", "{xiangqi_scored}"],

@@ -1,13 +1,21 @@
 """The DDPM tab's Python API: ``generate``, ``frames`` (streaming) and ``interpolate``.
 
-The UI calls exactly these. ``model=None`` is the shipped Fashion-MNIST pipeline
-(``checkpoints/ddpm-fashion``); any other diffusers unconditional pipeline can be named by
-its folder or its Hugging Face Hub id (``"google/ddpm-cifar10-32"``), loaded from
-safetensors only. RGB models give RGB images.
+The UI calls exactly these. Two Fashion-MNIST pipelines ship (``MODELS``):
+``"ddpm-fashion"``, the write-up's unconditional model (``checkpoints/ddpm-fashion``), and
+``"ddpm-fashion-cfg"``, class-conditional with classifier-free guidance; ``model=None`` is
+``DEFAULT_MODEL``, the one with the better FD on the project's eval. Any other diffusers
+pipeline can be named by its folder or its Hugging Face Hub id (``"google/ddpm-cifar10-32"``),
+loaded from safetensors only. RGB models give RGB images.
+
+A class-conditional model takes ``label`` (a Fashion-MNIST class: its index 0-9 or its name,
+"Trouser", "Ankle boot"; None draws a class per image) and ``guidance`` (the classifier-free
+guidance scale: 0 the unconditional prediction, 1 the conditional one, above 1 guided; None:
+the scale its card measured best).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,18 +24,23 @@ import numpy as np
 import torch
 
 from ..checkpoints import checkpoint_dir, load_saved
-from ..checks import check_choice, check_float, check_int, validate_seed
+from ..checks import check_choice, check_float, check_int, short_repr, validate_seed
 from ..device import bf16_fast, manager
 from ..images import OUTPUT_TYPES, open_image, to_fashion_image, to_pil, to_uint8
+from .conditional import FASHION_MNIST_CLASSES as CLASSES
 from .pipeline import SAMPLERS, denoise, make_sampler
 
-SHIPPED = "ddpm-fashion"  # folder under checkpoints/
+SHIPPED = "ddpm-fashion"  # the write-up's model, folder under checkpoints/
+CONDITIONAL = "ddpm-fashion-cfg"  # class-conditional, classifier-free guidance
+MODELS = (SHIPPED, CONDITIONAL)  # the shipped models, by their folder names
+DEFAULT_MODEL = SHIPPED  # model=None: the shipped model with the better FD (a test holds it to its metrics.json)
 SHIPPED_FILES = ("model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
                  "scheduler/scheduler_config.json")
 MAX_N = 10_000
 MAX_FRAMES_N = 64  # frames(): images per streamed call
+MAX_GUIDANCE = 20.0
 BATCH = 500  # images per U-Net batch in generate
-DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm++": 25}
+DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpm++": 25, "sde-dpm++": 25, "unipc": 10}
 PRESETS = {  # the tab's presets: (sampler, steps)
     "fast": ("dpm++", 10),
     "balanced": ("dpm++", 25),
@@ -43,14 +56,15 @@ def _check_sampling(sampler, eta, output_type) -> tuple[str, float]:
 
 
 def _check_model(model) -> str:
-    """None -> the shipped pipeline; else a pipeline folder or a Hub id, as a string."""
+    """None -> the default shipped model; else a shipped model's name, a pipeline folder or a Hub id."""
     if model is None:
-        return SHIPPED
+        return DEFAULT_MODEL
     if isinstance(model, os.PathLike):
         model = str(model)
     if not isinstance(model, str) or not model.strip() or len(model) > 300 or "\x00" in model:
-        raise ValueError(f"model must be None (the shipped model), a diffusers pipeline folder or a Hugging Face "
-                         f"Hub id such as 'google/ddpm-cifar10-32', not {str(model)[:100]!r}")
+        raise ValueError(f"model must be None (the default), a shipped model ({', '.join(MODELS)}), a diffusers "
+                         f"pipeline folder or a Hugging Face Hub id such as 'google/ddpm-cifar10-32', "
+                         f"not {str(model)[:100]!r}")
     return model.strip()
 
 
@@ -58,31 +72,50 @@ def _check_model(model) -> str:
 def model_dir(model: str | None = None) -> Path:
     """The local folder of a shipped or folder model (Hub ids have none until downloaded)."""
     model = _check_model(model)
-    return checkpoint_dir(SHIPPED) if model == SHIPPED else Path(model)
+    return checkpoint_dir(model) if model in MODELS else Path(model)
+
+
+def _pipeline_class(source):
+    """Our class-conditional pipeline class for a folder that names it, else diffusers' ``DDPMPipeline``."""
+    from diffusers import DDPMPipeline
+
+    from .conditional import ClassConditionalDDPMPipeline
+
+    index = Path(source) / "model_index.json"
+    if index.is_file():
+        try:
+            if json.loads(index.read_text()).get("_class_name") == ClassConditionalDDPMPipeline.__name__:
+                return ClassConditionalDDPMPipeline
+        except (ValueError, AttributeError):
+            pass  # the loader reports the broken folder
+    return DDPMPipeline
 
 
 def _load_pipeline_parts(model: str):
-    """(unet, training scheduler) of a pipeline folder or Hub id, weights from safetensors only."""
-    from diffusers import DDPMPipeline, DDPMScheduler
+    """(unet, training scheduler, default guidance) of a pipeline folder or Hub id, weights from
+    safetensors only."""
+    from diffusers import DDPMScheduler
 
-    source = model_dir(model) if model == SHIPPED or os.path.isdir(model) else model
-    pipe = load_saved(lambda src, **kw: DDPMPipeline.from_pretrained(src, use_safetensors=True, **kw), source,
-                      "diffusers DDPM pipeline", required=SHIPPED_FILES if model == SHIPPED else (),
+    source = model_dir(model) if model in MODELS or os.path.isdir(model) else model
+    cls = _pipeline_class(source)
+    pipe = load_saved(lambda src, **kw: cls.from_pretrained(src, use_safetensors=True, **kw), source,
+                      "diffusers DDPM pipeline", required=SHIPPED_FILES if model in MODELS else (),
                       weights=lambda pipe: [pipe.unet])
     scheduler = pipe.scheduler
     if not isinstance(scheduler, DDPMScheduler):
         scheduler = DDPMScheduler.from_config(scheduler.config)
-    return pipe.unet, scheduler
+    return pipe.unet, scheduler, float(pipe.config.get("guidance_scale", 1.0))
 
 
 def load_unet(model: str | None = None):
     """The model's U-Net, loaded once and cached by the device manager; its training
-    scheduler rides along as ``unet.noise_scheduler``."""
+    scheduler rides along as ``unet.noise_scheduler`` and, for a class-conditional U-Net, the
+    guidance scale its card measured best as ``unet.default_guidance``."""
     model = _check_model(model)
 
     def loader():
-        unet, scheduler = _load_pipeline_parts(model)
-        unet.noise_scheduler = scheduler
+        unet, scheduler, guidance = _load_pipeline_parts(model)
+        unet.noise_scheduler, unet.default_guidance = scheduler, guidance
         return unet
 
     return manager.get(f"ddpm/{model}", loader)
@@ -90,6 +123,48 @@ def load_unet(model: str | None = None):
 
 def _check_steps(steps, unet) -> int:
     return check_int("steps", steps, 1, unet.noise_scheduler.config.num_train_timesteps)
+
+
+def is_conditional(unet) -> bool:
+    return bool(unet.config.num_class_embeds)
+
+
+def check_label(label) -> int | None:
+    """A Fashion-MNIST class -> its index: an integer 0-9 or its name (any case), None stays None."""
+    if label is None:
+        return None
+    if isinstance(label, str):
+        names = {c.lower(): i for i, c in enumerate(CLASSES)}
+        key = label.strip().lower()
+        if key.isdigit():
+            return check_int("label", int(key), 0, len(CLASSES) - 1)
+        if key not in names:
+            raise ValueError(f"label must be a Fashion-MNIST class, 0-9 or one of {', '.join(CLASSES)} "
+                             f"(or None: a class per image), not {short_repr(label)}")
+        return names[key]
+    return check_int("label", label, 0, len(CLASSES) - 1)
+
+
+def _check_condition(label, guidance, unet, model: str) -> tuple[int | None, float | None]:
+    """(label index or None, guidance scale) for a class-conditional U-Net; (None, None) otherwise."""
+    label = check_label(label)
+    if guidance is not None:
+        guidance = check_float("guidance", guidance, 0, MAX_GUIDANCE)
+    if not is_conditional(unet):
+        if label is not None or guidance is not None:
+            raise ValueError(f"model {model} is unconditional: label and guidance need a class-conditional model "
+                             f"such as {CONDITIONAL!r}")
+        return None, None
+    return label, unet.default_guidance if guidance is None else guidance
+
+
+def _labels(unet, label: int | None, m: int, g: torch.Generator) -> torch.Tensor | None:
+    """The class of each of ``m`` images: ``label`` for all, or drawn from ``g`` (None for an unconditional U-Net)."""
+    if not is_conditional(unet):
+        return None
+    if label is None:
+        return torch.randint(0, len(CLASSES), (m,), generator=g)
+    return torch.full((m,), label)
 
 
 def _shape(unet) -> tuple[int, int, int]:
@@ -112,80 +187,129 @@ def _to_unit(x: torch.Tensor) -> torch.Tensor:
 
 
 def _params(model: str, **kw) -> dict:
+    """A PNG's parameters (label and guidance only for a class-conditional model)."""
+    if kw.get("guidance") is None:
+        kw.pop("label", None), kw.pop("guidance", None)
     return {"model": f"ddpm/{model}", **kw}
 
 
 # --------------------------------------------------------------------------- sampling
 @manager.gpu(duration=120)
-def _sample(model: str, n: int, steps: int, sampler: str, eta: float, seed: int) -> np.ndarray:
+def _sample(model: str, n: int, steps: int, sampler: str, eta: float, seed: int, label: int | None = None,
+            guidance: float | None = None) -> tuple[np.ndarray, list[int] | None]:
+    """(uint8 images, the class of each or None)."""
     unet = load_unet(model)
     g = manager.generator(seed)
-    out = []
+    out, classes = [], []
     for start in range(0, n, BATCH):
         m = min(BATCH, n - start)
         x = torch.randn((m, *_shape(unet)), generator=g).to(manager.device)
+        labels = _labels(unet, label, m, g)
         # a device slot per U-Net call: other requests are served between the steps
         for _, _, x, _ in manager.steps(denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g,
-                                                autocast=_autocast())):
+                                                autocast=_autocast(), labels=labels, guidance=guidance or 0.0)):
             pass
         out.append(to_uint8(_to_unit(x)))
-    return np.concatenate(out)
+        classes += [] if labels is None else labels.tolist()
+    return np.concatenate(out), classes if is_conditional(unet) else None
 
 
 def generate(n: int = 16, steps: int = 25, sampler: str = "dpm++", eta: float = 0.0, seed: int | None = None,
-             model: str | None = None, output_type: str = "pil"):
-    """Draw ``n`` images (1 to 10,000) with ``sampler`` ("ddpm", "ddim" or "dpm++") in ``steps``
-    denoising steps (1 to the schedule's T, 1000 for the shipped model).
+             model: str | None = None, output_type: str = "pil", label=None, guidance: float | None = None):
+    """Draw ``n`` images (1 to 10,000) with ``sampler`` ("ddpm", "ddim", "dpm++", "sde-dpm++" or
+    "unipc") in ``steps`` denoising steps (1 to the schedule's T, 1000 for the shipped models).
 
     ``eta`` (0 to 1) is DDIM's stochasticity (0: deterministic); the other samplers ignore it.
-    The same ``seed`` gives the same images (``None`` draws one, recorded in each PNG's
-    parameters). Returns PIL images, or with ``output_type="np"`` a uint8 array: (n, 28, 28)
-    for the shipped model, (n, H, W, 3) for an RGB one.
+    ``model``: None (``DEFAULT_MODEL``), a shipped model's name (``MODELS``), a pipeline folder
+    or a Hub id. ``label`` and ``guidance`` (a class-conditional model only): the class to draw
+    (0-9 or its name; None: a class drawn per image) and the guidance scale (0 to 20; None: the
+    model's measured best). The same ``seed`` gives the same images, and the same noise for
+    every label and guidance (``None`` draws a seed, recorded in each PNG's parameters with the
+    class of each image). Returns PIL images, or with ``output_type="np"`` a uint8 array:
+    (n, 28, 28) for the shipped models, (n, H, W, 3) for an RGB one.
     """
     n = check_int("n", n, 1, MAX_N)
     sampler, eta = _check_sampling(sampler, eta, output_type)
     seed = validate_seed(seed)
     model = _check_model(model)
-    steps = _check_steps(steps, load_unet(model))
-    images = _sample(model, n, steps, sampler, eta, seed)
+    unet = load_unet(model)
+    steps = _check_steps(steps, unet)
+    label, guidance = _check_condition(label, guidance, unet, model)
+    images, classes = _sample(model, n, steps, sampler, eta, seed, label, guidance)
     if output_type == "np":
         return images
-    return to_pil(images, [_params(model, sampler=sampler, steps=steps, eta=eta, seed=seed, n=n, index=i)
-                           for i in range(n)])
+    return to_pil(images, [_params(model, sampler=sampler, steps=steps, eta=eta, seed=seed, n=n, index=i,
+                                   label=classes and CLASSES[classes[i]], guidance=guidance) for i in range(n)])
 
 
 def frames(n: int = 16, steps: int = 25, sampler: str = "dpm++", eta: float = 0.0, seed: int | None = None,
-           model: str | None = None, output_type: str = "pil") -> Iterator[dict]:
-    """The denoising of ``generate(n, steps, sampler, eta, seed, model)`` step by step (n up to 64).
+           model: str | None = None, output_type: str = "pil", label=None,
+           guidance: float | None = None) -> Iterator[dict]:
+    """The denoising of ``generate(n, steps, sampler, eta, seed, model, output_type, label,
+    guidance)`` step by step (n up to 64).
 
     Yields, after each U-Net call, ``{"step": i (1-based), "steps": total, "t": timestep,
-    "x_t": images, "x0": images, "seed": seed}``: the current noisy images and the model's
-    estimate of the clean ones (PIL lists, or uint8 arrays with ``output_type="np"``). The
-    last ``x_t`` equals ``generate(...)`` with the same arguments.
+    "x_t": images, "x0": images, "seed": seed, "labels": class names or None}``: the current noisy
+    images and the model's estimate of the clean ones (PIL lists, or uint8 arrays with
+    ``output_type="np"``). The last ``x_t`` equals ``generate(...)`` with the same arguments.
     """
     n = check_int("n", n, 1, MAX_FRAMES_N)
     sampler, eta = _check_sampling(sampler, eta, output_type)
     seed = validate_seed(seed)
     model = _check_model(model)
-    steps = _check_steps(steps, load_unet(model))
-    return _frames(model, n, steps, sampler, eta, seed, output_type)
+    unet = load_unet(model)
+    steps = _check_steps(steps, unet)
+    label, guidance = _check_condition(label, guidance, unet, model)
+    return _frames(model, n, steps, sampler, eta, seed, output_type, label, guidance)
 
 
 @manager.gpu(duration=120)
-def _frames(model: str, n: int, steps: int, sampler: str, eta: float, seed: int, output_type: str):
+def _frames(model: str, n: int, steps: int, sampler: str, eta: float, seed: int, output_type: str,
+            label: int | None = None, guidance: float | None = None):
     """The device-bound generator behind ``frames`` (checked arguments; on ZeroGPU, inside ``spaces.GPU``)."""
     unet = load_unet(model)
     g = manager.generator(seed)
     x = torch.randn((n, *_shape(unet)), generator=g).to(manager.device)
+    labels = _labels(unet, label, n, g)
+    names = None if labels is None else [CLASSES[c] for c in labels.tolist()]
     # a device slot per U-Net call, never held while the caller has the frame
     for i, t, x, x0 in manager.steps(denoise(unet, unet.noise_scheduler, x, steps, sampler, eta, g,
-                                             autocast=_autocast())):
+                                             autocast=_autocast(), labels=labels, guidance=guidance or 0.0)):
         xt_img, x0_img = to_uint8(_to_unit(x)), to_uint8(_to_unit(x0))
         if output_type == "pil":
             p = _params(model, sampler=sampler, steps=steps, eta=eta, seed=seed, n=n, step=i + 1, t=t)
-            xt_img = to_pil(xt_img, [dict(p, index=k, image="x_t") for k in range(n)])
-            x0_img = to_pil(x0_img, [dict(p, index=k, image="x0") for k in range(n)])
-        yield {"step": i + 1, "steps": steps, "t": t, "x_t": xt_img, "x0": x0_img, "seed": seed}
+            if names:
+                p["guidance"] = guidance
+            xt_img = to_pil(xt_img, [dict(p, index=k, image="x_t", **({"label": names[k]} if names else {}))
+                                     for k in range(n)])
+            x0_img = to_pil(x0_img, [dict(p, index=k, image="x0", **({"label": names[k]} if names else {}))
+                                     for k in range(n)])
+        yield {"step": i + 1, "steps": steps, "t": t, "x_t": xt_img, "x0": x0_img, "seed": seed, "labels": names}
+
+
+def sampler_grid(seed: int | None = 0, samplers=SAMPLERS, steps=(5, 10, 25, 50), model: str | None = None,
+                 label=None, guidance: float | None = None, output_type: str = "pil") -> list[dict]:
+    """One seed across samplers and step counts: for each sampler (rows) and step count (columns)
+    the image ``generate(1, steps, sampler, seed=seed, ...)`` draws, all from the same starting noise
+    (and the same class). Returns ``[{"sampler", "steps", "label", "image"}, ...]`` row by row."""
+    if isinstance(samplers, str) or not samplers or len(samplers) > len(SAMPLERS):
+        raise ValueError(f"samplers must be a list of up to {len(SAMPLERS)} of {list(SAMPLERS)}")
+    samplers = [check_choice("sampler", s, SAMPLERS) for s in samplers]
+    if isinstance(steps, (str, int)) or not steps or len(steps) > 8:
+        raise ValueError("steps must be a list of 1 to 8 step counts")
+    seed = validate_seed(seed)
+    model = _check_model(model)
+    unet = load_unet(model)
+    steps = [_check_steps(k, unet) for k in steps]
+    check_choice("output_type", output_type, OUTPUT_TYPES)
+    cells = []
+    for sampler in samplers:
+        for k in steps:
+            image = generate(1, steps=k, sampler=sampler, seed=seed, model=model, output_type=output_type,
+                             label=label, guidance=guidance)
+            name = json.loads(image[0].info["parameters"]).get("label") if output_type == "pil" else None
+            cells.append({"sampler": sampler, "steps": k, "label": name, "image": image[0]})
+    return cells
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -212,8 +336,10 @@ def _interpolate(model: str, xa: torch.Tensor, xb: torch.Tensor, points: int, st
     x0 = (1 - lam) * xa[None] + lam * xb[None]
     xt = sched.add_noise(x0, noise.expand_as(x0), torch.full((points,), start))
     x = xt.to(manager.device)
+    # a class-conditional model denoises the mixes unconditionally (the null class): a mix has no one class
+    labels = torch.full((points,), unet.config.num_class_embeds - 1) if is_conditional(unet) else None
     for _, _, x, _ in manager.steps(denoise(unet, sched, x, steps, "ddim", 0.0, g, t_start=start,
-                                            autocast=_autocast())):
+                                            autocast=_autocast(), labels=labels)):
         pass
     return to_uint8(_to_unit(x)), start
 

@@ -10,6 +10,13 @@ Schedules (T = 1000 each; the variance beta_t of step t):
   (its a_t = sqrt(1 - 0.02 t / T));
 * ``"linear"``: the DDPM paper's and diffusers' default, linear from 1e-4 to 0.02;
 * ``"cosine"``: Nichol & Dhariwal's ``squaredcos_cap_v2``.
+
+Predictions (what the U-Net outputs, the scheduler's ``prediction_type``): ``"epsilon"``, the
+noise (the write-up's and Ho et al.'s), or ``"v_prediction"``, v = sqrt(abar) eps - sqrt(1 - abar) x0
+(Salimans & Ho 2022), whose target stays well scaled at both ends of the schedule.
+
+Class-conditional U-Nets (``classes=10``) carry one more class embedding than there are classes:
+index ``classes`` is the null class, the "no label" of classifier-free guidance.
 """
 
 from __future__ import annotations
@@ -31,11 +38,17 @@ SIZES = {
 }
 
 
-def make_unet(size: str = "small", sample_size: int = 28, channels: int = 1) -> UNet2DModel:
-    """A U-Net predicting the noise eps from (x_t, t); attention only at the coarsest level."""
+PREDICTIONS = ("epsilon", "v_prediction")
+
+
+def make_unet(size: str = "small", sample_size: int = 28, channels: int = 1, classes: int = 0) -> UNet2DModel:
+    """A U-Net from (x_t, t) to the noise eps (or v); attention only at the coarsest level. With
+    ``classes`` > 0 it also takes a class label (``class_labels``), 0 to ``classes`` - 1, or
+    ``classes`` itself for the null class; its embedding is added to the time embedding."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {list(SIZES)}, not {size!r}")
     return UNet2DModel(
+        num_class_embeds=classes + 1 if classes else None,
         sample_size=sample_size,
         in_channels=channels,
         out_channels=channels,
@@ -45,9 +58,17 @@ def make_unet(size: str = "small", sample_size: int = 28, channels: int = 1) -> 
     )
 
 
-def make_scheduler(schedule: str = "su") -> DDPMScheduler:
-    """The training (and ancestral sampling) scheduler for ``schedule``."""
+def null_class(unet) -> int | None:
+    """The null-class label of a class-conditional U-Net (its last class embedding), else None."""
+    n = unet.config.num_class_embeds
+    return n - 1 if n else None
+
+
+def make_scheduler(schedule: str = "su", prediction: str = "epsilon") -> DDPMScheduler:
+    """The training (and ancestral sampling) scheduler for ``schedule`` and ``prediction``."""
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)}, not {schedule!r}")
-    return DDPMScheduler(num_train_timesteps=T, prediction_type="epsilon", clip_sample=True,
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {list(PREDICTIONS)}, not {prediction!r}")
+    return DDPMScheduler(num_train_timesteps=T, prediction_type=prediction, clip_sample=True,
                          variance_type="fixed_small", **SCHEDULES[schedule])

@@ -9,16 +9,35 @@ from ..limits import Cost, units
 
 MAIN = ("ddpm_generate", ("dpm++", 25, 0.0, 0, 16), 16)  # api_name, the UI's default inputs, images returned
 TABLE = "ddpm:1000@500,dpm++:25@500,ddim:10,ddim:25,ddim:50,dpm++:10,dpm++:25,dpm++:50"
+ACCURACY_BAR = 0.9  # the default guidance is the best-FD scale at which this share of samples shows its class
+
+def _passes(model=None, label=None, guidance=None) -> int:
+    """U-Net evaluations per image per step: 2 when classifier-free guidance runs both halves (a
+    class-conditional model at a scale other than 0 or 1; None is its default, above 1), else 1."""
+    from .api import SHIPPED
+
+    if model == SHIPPED:
+        return 1
+    return 1 if guidance is not None and units(guidance) in (0, 1) else 2
+
+
+def _sampling_units(sampler, steps, eta, seed, n, model=None, label=None, guidance=None) -> float:
+    return units(steps) * units(n) * _passes(model, label, guidance)
+
 
 COST = Cost(
     # one U-Net call on one 28x28 image (bench --costs: 0.0074 s at 16 images)
     unit="U-Net evaluations of one image", seconds_per_unit=0.0075,
     endpoints={
-        "ddpm_generate": ("steps x n", lambda sampler, steps, eta, seed, n: units(steps) * units(n)),
-        "ddpm_frames": ("steps x n", lambda sampler, steps, eta, seed, n: units(steps) * units(n)),
+        "ddpm_generate": ("steps x n (x 2 with guidance)", _sampling_units),
+        "ddpm_frames": ("steps x n (x 2 with guidance)", _sampling_units),
         # DDIM over the whole schedule, only the steps below t0 run, for each mix
         "ddpm_interpolate": ("(steps x t0 / 1000 + 1) x points", lambda a, b, t0, steps, points, seed=0: (
             math.ceil(units(steps) * units(t0) / 1000) + 1) * units(points)),
+        # one image per (sampler, steps) cell: the steps of a row summed over the five samplers
+        "ddpm_sampler_grid": ("5 x (5 + 10 + 25 + 50) (x 2 with guidance)",
+                              lambda seed, model=None, label=None, guidance=None: 5 * 90 * _passes(model, label,
+                                                                                                  guidance)),
     },
     fewer="fewer steps or images (dpm++ at 25 steps is as good as the faithful 1000)",
     probe=("ddpm_generate", ("dpm++", 25, 0.0, 0, 16)),
@@ -27,11 +46,12 @@ COST = Cost(
 
 
 def training() -> Training:
-    from .models import SCHEDULES, SIZES
+    from .models import PREDICTIONS, SCHEDULES, SIZES
     from .train import TrainConfig, train
 
     return Training(TrainConfig, train, out="runs/ddpm-{schedule}",
-                    choices={"schedule": list(SCHEDULES), "size": list(SIZES)})
+                    choices={"schedule": list(SCHEDULES), "size": list(SIZES), "prediction": list(PREDICTIONS),
+                             "classes": [0, 10]})
 
 
 def add_eval_arguments(p) -> None:
@@ -41,6 +61,15 @@ def add_eval_arguments(p) -> None:
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--compare-schedules", default=None, metavar="OUT",
                    help="score every folder of --pipeline A,B and write the comparison to OUT")
+    p.add_argument("--compare-recipes", default=None, metavar="OUT",
+                   help="as --compare-schedules, the folders labelled by their recipe (prediction, min-SNR gamma)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="a class-conditional model: the guidance scale of the --table rows (default: its own)")
+    p.add_argument("--guidance-curve", default=None, metavar="G,G,...",
+                   help="a class-conditional model: FD and class accuracy at each guidance scale, --curve-n samples "
+                        "given their class (a tenth per class), dpm++ 25 steps; with --write-card the best scale "
+                        "becomes the model's default")
+    p.add_argument("--curve-n", type=int, default=2000, help="samples per --guidance-curve point (default 2000)")
 
 
 def parse_table(spec: str, n: int) -> list[tuple[str, int, int]]:
@@ -58,42 +87,113 @@ def parse_table(spec: str, n: int) -> list[tuple[str, int, int]]:
 
 def evaluate(args, command: str) -> int:
     """The sampler x steps table: FD, KID, precision, recall and seconds per 16 images, each
-    FD beside the real floor at the same n. With ``--compare-schedules OUT`` every pipeline
-    of a comma-separated ``--pipeline`` list is scored and the comparison written to OUT."""
+    FD beside the real floor at the same n. With ``--compare-schedules OUT`` (or
+    ``--compare-recipes OUT``) every pipeline of a comma-separated ``--pipeline`` list is scored
+    and the comparison written to OUT. ``--guidance-curve``: FD and class accuracy against the
+    guidance scale of a class-conditional model."""
     import json
     from pathlib import Path
 
     import torch
 
     from . import api
-    from .card import schedule_comparison, write_card
+    from .card import RECIPE_KEYS, recipe_name, schedule_comparison, write_card
 
     floors: dict = {}
-    if args.compare_schedules:
+    compare = args.compare_schedules or args.compare_recipes
+    if compare:
         if not args.pipeline:
-            raise ValueError("--compare-schedules needs --pipeline A,B (the pipeline folders to compare)")
+            raise ValueError("--compare-schedules and --compare-recipes need --pipeline A,B (the folders to compare)")
+        key = "schedule" if args.compare_schedules else "recipe"
         results = []
         for folder in args.pipeline.split(","):
             training = json.loads((Path(folder) / "training.json").read_text())
             rows = table_rows(args, folder, floors)
-            results.append({"schedule": training["config"]["schedule"], "train_steps": training["step"],
-                            "cpu_minutes": training["cpu_minutes"], "folder": folder, "rows": rows})
-        out = schedule_comparison(results, floors, command)
-        Path(args.compare_schedules).write_text(json.dumps(out, indent=2))
+            config = training["config"]
+            results.append({key: config["schedule"] if key == "schedule" else recipe_name(config),
+                            "train_steps": training["step"], "cpu_minutes": training["cpu_minutes"],
+                            "folder": folder, "rows": rows, "config": {k: config.get(k) for k in RECIPE_KEYS}})
+        out = schedule_comparison(results, floors, command, key=key)
+        Path(compare).write_text(json.dumps(out, indent=2))
         print(out["verdict"])
-        print(f"  wrote {args.compare_schedules}")
+        print(f"  wrote {compare}")
         return 0
+    curve = guidance_curve(args, args.pipeline, floors) if args.guidance_curve else None
+    if curve and args.guidance is None:
+        args.guidance = curve["best"]  # the table at the scale the curve found best
     rows = table_rows(args, args.pipeline, floors)
-    record = {"command": command, "model": args.pipeline or "shipped", "seed": args.seed, "rows": rows,
+    record = {"command": command, "model": args.pipeline or api.DEFAULT_MODEL, "seed": args.seed, "rows": rows,
               "real_floor": floors, "threads": torch.get_num_threads()}
+    if curve:
+        record["guidance"] = curve
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=2))
         print(f"  wrote {args.json}")
     if args.write_card:
         folder = api.model_dir(args.pipeline)
+        if record.get("guidance"):
+            set_default_guidance(folder, record["guidance"]["best"])
         (folder / "metrics.json").write_text(json.dumps(record, indent=2))
         print(f"  wrote {write_card(folder)}")
     return 0
+
+
+def _parse_scales(spec: str) -> list[float]:
+    try:
+        scales = [float(g) for g in spec.split(",") if g.strip()]
+    except ValueError:
+        raise ValueError(f"--guidance-curve takes scales such as 0,1,2,3, not {spec!r}") from None
+    if not scales or any(not 0 <= g <= 20 for g in scales):
+        raise ValueError(f"--guidance-curve takes scales from 0 to 20, not {spec!r}")
+    return scales
+
+
+def guidance_curve(args, model, floors: dict) -> dict:
+    """FD, precision, recall and class accuracy at each guidance scale: ``--curve-n`` samples,
+    a tenth asked for each class (dpm++, 25 steps). ``best``: the lowest-FD scale among those
+    whose samples show the class asked for at least ``ACCURACY_BAR`` of the time (else the lowest FD)."""
+    import numpy as np
+
+    from .. import metrics
+    from . import api
+
+    scales = _parse_scales(args.guidance_curve)
+    if not api.is_conditional(api.load_unet(model)):
+        raise ValueError(f"--guidance-curve needs a class-conditional model, and {model or api.DEFAULT_MODEL} is not")
+    per_class = max(1, args.curve_n // len(api.CLASSES))
+    n = per_class * len(api.CLASSES)
+    if str(n) not in floors:
+        floors[str(n)] = metrics.headline(metrics.real_floor(n=n, data_dir=args.data_dir))
+        print(metrics.metrics_line(f"real floor n={n}", floors[str(n)]), flush=True)
+    points = []
+    for g in scales:
+        images = np.concatenate([api.generate(per_class, steps=25, sampler="dpm++", seed=args.seed + c, model=model,
+                                              output_type="np", label=c, guidance=g)
+                                 for c in range(len(api.CLASSES))])
+        asked = np.repeat(np.arange(len(api.CLASSES)), per_class)
+        feats, preds = metrics.classifier_outputs(images)
+        scored = metrics.score_features(feats, preds, metrics.reference_features(args.data_dir))
+        hits = preds == asked
+        point = dict(guidance=g, **metrics.headline(scored), accuracy=round(float(hits.mean()), 4),
+                     class_accuracy=[round(float(hits[asked == c].mean()), 4) for c in range(len(api.CLASSES))])
+        points.append(point)
+        print(metrics.metrics_line(f"guidance {g:g} (class given)", scored) + f"  class accuracy {hits.mean():.3f}",
+              flush=True)
+    good = [p for p in points if p["accuracy"] >= ACCURACY_BAR] or points
+    best = min(good, key=lambda p: p["fd"])["guidance"]
+    print(f"best guidance: {best:g} (lowest FD{' with class accuracy >= %g' % ACCURACY_BAR if good != points else ''})")
+    return {"sampler": "dpm++", "steps": 25, "n": n, "points": points, "best": best, "accuracy_bar": ACCURACY_BAR}
+
+
+def set_default_guidance(folder, scale: float) -> None:
+    """Write the measured best guidance scale into the pipeline's ``model_index.json``."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder) / "model_index.json"
+    index = json.loads(path.read_text())
+    index["guidance_scale"] = scale
+    path.write_text(json.dumps(index, indent=2) + "\n")
 
 
 def table_rows(args, model, floors: dict) -> list[dict]:
@@ -104,27 +204,34 @@ def table_rows(args, model, floors: dict) -> list[dict]:
     from .. import metrics
     from . import api
 
+    conditional = api.is_conditional(api.load_unet(model))
+    if args.guidance is not None and not conditional:
+        raise ValueError(f"--guidance needs a class-conditional model, and {model or api.DEFAULT_MODEL} is not")
+    cond = {"guidance": args.guidance} if conditional else {}  # classes drawn per image
     rows = []
     for sampler, steps, n in parse_table(args.table, args.n):
         if str(n) not in floors:
             floors[str(n)] = metrics.headline(metrics.real_floor(n=n, data_dir=args.data_dir))
             print(metrics.metrics_line(f"real floor n={n}", floors[str(n)]), flush=True)
-        api.generate(16, steps=steps, sampler=sampler, seed=args.seed, model=model, output_type="np")  # warm
+        api.generate(16, steps=steps, sampler=sampler, seed=args.seed, model=model, output_type="np", **cond)  # warm
         times = []
         for _ in range(1 if steps > 100 else 3):
             t0 = time.perf_counter()
-            api.generate(16, steps=steps, sampler=sampler, seed=args.seed, model=model, output_type="np")
+            api.generate(16, steps=steps, sampler=sampler, seed=args.seed, model=model, output_type="np", **cond)
             times.append(time.perf_counter() - t0)
         t0 = time.time()
-        images = api.generate(n, steps=steps, sampler=sampler, seed=args.seed, model=model, output_type="np")
+        images = api.generate(n, steps=steps, sampler=sampler, seed=args.seed, model=model, output_type="np", **cond)
         minutes = (time.time() - t0) / 60
         scored = metrics.score_images(images, data_dir=args.data_dir)
         row = dict(sampler=sampler, steps=steps, **metrics.headline(scored),
                    seconds_per_16=round(statistics.median(times), 3), sampling_minutes=round(minutes, 2),
                    classes=scored["class_histogram"])
+        if conditional:
+            row["guidance"] = args.guidance if args.guidance is not None else api.load_unet(model).default_guidance
         rows.append(row)
         print(metrics.metrics_line(f"{Path(model).name if model else 'ddpm'} {sampler} {steps}", scored)
-              + f"  floor FD={floors[str(n)]['fd']:.3f}  {row['seconds_per_16']:.2f} s/16", flush=True)
+              + f"  floor FD={floors[str(n)]['fd']:.3f}  {row['seconds_per_16']:.2f} s/16"
+              + (f"  guidance {row['guidance']:g}" if conditional else ""), flush=True)
     return rows
 
 
@@ -134,9 +241,16 @@ def bench_cases() -> list:
     if not (api.model_dir() / "model_index.json").is_file():
         print(f"ddpm: no pipeline in {api.model_dir()}, skipped")
         return []
-    return [(f"ddpm {sampler} {steps} steps n=16 (PIL)",
-             lambda s=sampler, k=steps: api.generate(16, steps=k, sampler=s, seed=0))
-            for sampler, steps in (("dpm++", 10), ("dpm++", 25), ("ddim", 50))]
+    cases = [(f"ddpm {sampler} {steps} steps n=16 (PIL)",
+              lambda s=sampler, k=steps: api.generate(16, steps=k, sampler=s, seed=0, model=api.SHIPPED))
+             for sampler, steps in (("dpm++", 10), ("dpm++", 25), ("ddim", 50))]
+    if (api.model_dir(api.CONDITIONAL) / "model_index.json").is_file():
+        guided = api.load_unet(api.CONDITIONAL).default_guidance
+        cases += [(f"ddpm-cfg {sampler} {steps} steps n=16 guidance {g:g} (PIL)",
+                   lambda s=sampler, k=steps, g=g: api.generate(16, steps=k, sampler=s, seed=0, model=api.CONDITIONAL,
+                                                                guidance=g))
+                  for sampler, steps, g in (("dpm++", 25, guided), ("dpm++", 25, 1.0), ("unipc", 10, guided))]
+    return cases
 
 
 def add_bench_arguments(p) -> None:

@@ -21,6 +21,11 @@ from ..uikit import (DEVICE_EVENT, SelectEvent, card_markdown, first_result, ima
 from . import api
 
 UI_MAX_N = 256  # quick batch (no preview)
+GRID_SAMPLERS = ("ddpm", "ddim", "dpm++", "sde-dpm++", "unipc")  # the sampler grid's rows
+GRID_STEPS = (5, 10, 25, 50)  # and its columns
+MODEL_CHOICES = [("class-conditional, classifier-free guidance (ddpm-fashion-cfg)", api.CONDITIONAL),
+                 ("the write-up's, unconditional (ddpm-fashion)", api.SHIPPED)]
+LABEL_CHOICES = [("any (a class per image)", "any")] + [(name, name) for name in api.CLASSES]
 MAX_SAVED_FRAMES = 100  # frames kept for scrubbing and the GIF
 PRESET_CHOICES = [("fast: DPM-Solver++, 10 steps", "fast"), ("balanced: DPM-Solver++, 25 steps", "balanced"),
                   ("faithful: ancestral DDPM, 1000 steps (the write-up's loop)", "faithful")]
@@ -72,36 +77,63 @@ def ddpm_preset(preset: str):
 
 # The arguments ddpm_generate and ddpm_frames share (their docstrings, via ``shared_doc``).
 SAMPLER_ARGS = """
-sampler: "ddpm" (ancestral, the write-up's loop), "ddim" or "dpm++" (DPM-Solver++; the default).
+sampler: "ddpm" (ancestral, the write-up's loop), "ddim", "dpm++" (DPM-Solver++; the default), "sde-dpm++" (its stochastic form) or "unipc" (UniPC, order 3, for 5-10 steps).
 steps: denoising steps, an integer from 1 to 1000 (the schedule's T); default 25.
 eta: DDIM's stochasticity, a number from 0 (deterministic; the default) to 1; the other samplers ignore it.
 seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
 """
+CONDITION_ARGS = """
+model: "ddpm-fashion-cfg" (class-conditional, classifier-free guidance) or "ddpm-fashion" (the write-up's unconditional model); None: the default model.
+label: the class to draw, a Fashion-MNIST class name ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot") or its index 0-9, or "any" (or None): a class drawn per image. The class-conditional model only.
+guidance: the classifier-free guidance scale, a number from 0 (the unconditional prediction) through 1 (the conditional one) to 20; None: the model's measured best. Ignored by the unconditional model.
+"""
+
+
+def _condition(model, label, guidance) -> tuple[str, str | int | None, float | None]:
+    """The widgets' (model, label, guidance) -> the API's: "any" is None; the unconditional model
+    takes no guidance (its slider is disabled) and no class."""
+    model = check_choice("model", api.DEFAULT_MODEL if model is None else model, api.MODELS)
+    if isinstance(label, str) and label.strip().lower() == "any":
+        label = None
+    if not api.is_conditional(api.load_unet(model)):
+        if label is not None:
+            raise ValueError(f"model {model} is unconditional: pick the class-conditional model "
+                             f"({api.CONDITIONAL}) to choose a class, or label 'any'")
+        guidance = None
+    return model, label, guidance
 
 
 @ui_errors
-@shared_doc(SAMPLER_ARGS)
-def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float):
+@shared_doc(SAMPLER_ARGS + CONDITION_ARGS)
+def ddpm_generate(sampler: str, steps: float, eta: float, seed: float, n: float, model: str | None = None,
+                  label: str | None = None, guidance: float | None = None):
     """``n`` samples (up to 256 here; 10,000 through the Python API), no preview: 28x28 greyscale
-    Fashion-MNIST images from the shipped DDPM. The same arguments always give the same images.
+    Fashion-MNIST images from a shipped DDPM. The same arguments always give the same images.
     A public server may refuse a request over its work budget (see the System panel).
 
     Args:
         n: the number of images, an integer from 1 to 256 (default 16).
 
     Returns:
-        the samples as PNG files (a gallery), each recording its sampler, steps, eta, seed and index
+        the samples as PNG files (a gallery), each recording its model, sampler, steps, eta, seed, index and class
+        (captioned with its class by the class-conditional model)
     """
     if check_int("n", n, 1, api.MAX_N) > UI_MAX_N:
         raise ValueError(f"n must be at most {UI_MAX_N} in the app (the Python API takes up to {api.MAX_N})")
-    images = api.generate(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed)
+    model, label, guidance = _condition(model, label, guidance)
+    images = api.generate(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed, model=model, label=label,
+                          guidance=guidance)
     p = json.loads(images[0].info["parameters"])
-    return image_files(images, f"ddpm-{p['sampler'].replace('+', 'p')}-{p['steps']}-seed{p['seed']}")
+    paths = image_files(images, f"{model}-{p['sampler'].replace('+', 'p')}-{p['steps']}-seed{p['seed']}")
+    if "label" not in p:
+        return paths
+    return [(path, json.loads(im.info["parameters"])["label"]) for path, im in zip(paths, images)]
 
 
 @ui_errors
-@shared_doc(SAMPLER_ARGS)
-def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, progress=gr.Progress()):
+@shared_doc(SAMPLER_ARGS + CONDITION_ARGS)
+def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, model: str | None = None,
+                label: str | None = None, guidance: float | None = None, progress=gr.Progress()):
     """Stream the denoising: after each step the noisy images x_t and the model's estimate of
     the clean images, side by side; at the end the samples, the scrubbable frames and a GIF.
     Long runs stream about 100 of their steps. The last x_t equals ddpm_generate's images for the same arguments.
@@ -115,14 +147,16 @@ def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, p
         the grid of the model's estimates of the clean images x0 (PNG), likewise
         at the end only: the samples as PNG files (a gallery), the denoising GIF (a file) and the scrub slider
     """
-    stream = api.frames(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed, output_type="np")
+    model, label, guidance = _condition(model, label, guidance)
+    stream = api.frames(n=n, steps=steps, sampler=sampler, eta=eta, seed=seed, output_type="np", model=model,
+                        label=label, guidance=guidance)
     saved, xt, x0, total, info = [], None, None, 1, {}
     keep_every = 1
     for frame in stream:
         total = frame["steps"]
         keep_every = max(1, -(-total // MAX_SAVED_FRAMES))
         xt, x0 = frame["x_t"], frame["x0"]
-        info = {"step": frame["step"], "steps": total, "t": frame["t"], "seed": frame["seed"]}
+        info = {"step": frame["step"], "steps": total, "t": frame["t"], "seed": frame["seed"], "model": model}
         if frame["step"] % keep_every == 0 or frame["step"] == total:
             saved.append((info, xt, x0))
         progress((frame["step"], total), desc=f"step {frame['step']}/{total}, t = {frame['t']}")
@@ -130,8 +164,11 @@ def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, p
         if frame["step"] % keep_every == 0 or frame["step"] == total:
             yield (_tagged_grid(xt, info, "x_t"), _tagged_grid(x0, info, "x0"), gr.skip(), gr.skip(), gr.skip(),
                    gr.skip())
-    samples = [tag(Image.fromarray(a), {"model": "ddpm", "sampler": sampler, "steps": total, "eta": eta,
-                                        "seed": info["seed"], "index": i}) for i, a in enumerate(xt)]
+    labels = frame["labels"]
+    samples = [(tag(Image.fromarray(a), {"model": f"ddpm/{model}", "sampler": sampler, "steps": total, "eta": eta,
+                                         "seed": info["seed"], "index": i,
+                                         **({"label": labels[i], "guidance": guidance} if labels else {})}),
+                labels[i] if labels else None) for i, a in enumerate(xt)]
     gif = scratch_dir() / f"ddpm-{info['seed']}-{uuid.uuid4().hex[:8]}.gif"
     frames_for_gif = [Image.fromarray(np.concatenate([np.asarray(_grid(a, 2)), np.asarray(_grid(b, 2))], axis=1))
                       for _, a, b in saved]
@@ -143,7 +180,47 @@ def ddpm_frames(sampler: str, steps: float, eta: float, seed: float, n: float, p
 
 
 def _tagged_grid(images: np.ndarray, info: dict, what: str) -> Image.Image:
-    return tag(_grid(images), {"model": "ddpm", "image": what, **info})
+    return tag(_grid(images), {"image": what, **info, "model": f"ddpm/{info.get('model', api.SHIPPED)}"})
+
+
+@ui_errors
+@shared_doc(CONDITION_ARGS)
+def ddpm_sampler_grid(seed: float, model: str | None = None, label: str | None = None,
+                      guidance: float | None = None):
+    """One seed across the samplers and step counts: the same starting noise (and class) denoised by
+    ddpm, ddim, dpm++, sde-dpm++ and unipc in 5, 10, 25 and 50 steps, one image each.
+    A public server may refuse a request over its work budget (see the System panel).
+
+    Args:
+        seed: an integer from 0 to 4294967295 (2**32 - 1); None draws a random one. Default 0.
+
+    Returns:
+        the 20 images as PNG files (a gallery, a row per sampler), each captioned with its sampler and steps
+    """
+    model, label, guidance = _condition(model, label, guidance)
+    cells = api.sampler_grid(seed=seed, samplers=GRID_SAMPLERS, steps=GRID_STEPS, model=model, label=label,
+                             guidance=guidance)
+    paths = image_files([c["image"] for c in cells], f"{model}-grid")
+    return [(path, f"{c['sampler']}, {c['steps']} steps" + (f" ({c['label']})" if c.get("label") else ""))
+            for path, c in zip(paths, cells)]
+
+
+@ui_errors
+def ddpm_model_changed(model: str):
+    """The class and guidance widgets for a model: enabled, with its measured best scale, for a
+    class-conditional model; disabled for an unconditional one.
+
+    Args:
+        model: "ddpm-fashion-cfg" or "ddpm-fashion".
+
+    Returns:
+        the class picker (its interactivity)
+        the guidance slider (its value and interactivity)
+    """
+    unet = api.load_unet(check_choice("model", model, api.MODELS))
+    if not api.is_conditional(unet):
+        return gr.update(interactive=False, value="any"), gr.update(interactive=False)
+    return gr.update(interactive=True), gr.update(interactive=True, value=unet.default_guidance)
 
 
 @ui_errors
@@ -216,14 +293,15 @@ def loss_frame(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "loss"])
 
 
-def sampler_table() -> pd.DataFrame:
-    """The sampler x steps table of the shipped model's ``metrics.json`` (empty if unmeasured)."""
+def sampler_table(model: str | None = None) -> pd.DataFrame:
+    """The sampler x steps table of a shipped model's ``metrics.json`` (empty if unmeasured)."""
     try:
-        m = read_json(api.model_dir() / "metrics.json")
+        m = read_json(api.model_dir(model) / "metrics.json")
         floors = m.get("real_floor", {})
         rows = [{"sampler": r["sampler"], "steps": r["steps"], "n": r["n"], "FD": r["fd"],
                  "real floor FD": floors.get(str(r["n"]), {}).get("fd"), "KID x 1000": round(1000 * r["kid"], 2),
-                 "precision": r["precision"], "recall": r["recall"], "s / 16 images": r.get("seconds_per_16")}
+                 "precision": r["precision"], "recall": r["recall"], "s / 16 images": r.get("seconds_per_16"),
+                 **({"guidance": r["guidance"]} if "guidance" in r else {})}
                 for r in m.get("rows", [])]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         print(f"DDPM tab: no metrics ({type(e).__name__}: {e})")
@@ -231,9 +309,9 @@ def sampler_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def model_card() -> tuple[str, pd.DataFrame]:
+def model_card(model: str | None = None) -> tuple[str, pd.DataFrame]:
     try:
-        folder = api.model_dir()
+        folder = api.model_dir(model)
     except ValueError as e:
         return f"No model card: {e}", loss_frame(Path("/nonexistent"))
     return card_markdown(folder), loss_frame(folder / "loss.csv")
@@ -241,8 +319,17 @@ def model_card() -> tuple[str, pd.DataFrame]:
 
 def build():
     """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
+    default = api.load_unet(api.DEFAULT_MODEL)
+    conditional = api.is_conditional(default)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
+            model = gr.Dropdown(MODEL_CHOICES, value=api.DEFAULT_MODEL, label="Model", elem_id="ddpm-model")
+            with gr.Row():
+                label = gr.Dropdown(LABEL_CHOICES, value="any", label="Class", elem_id="ddpm-label",
+                                    interactive=conditional)
+                guidance = gr.Slider(0, 10, value=default.default_guidance if conditional else 1.0, step=0.25,
+                                     label="Guidance (0 unconditional, 1 conditional, >1 guided)",
+                                     elem_id="ddpm-guidance", interactive=conditional)
             preset = gr.Radio(PRESET_CHOICES, value="balanced", label="Preset", elem_id="ddpm-preset")
             with gr.Row():
                 sampler = gr.Dropdown(list(api.SAMPLERS), value="dpm++", label="Sampler", elem_id="ddpm-sampler")
@@ -292,20 +379,32 @@ def build():
                                elem_id="ddpm-strip", elem_classes="pixelated", scale=3)
             mix_gif = gr.Image(label="Animation (GIF)", type="filepath", format="gif", elem_id="ddpm-mix-gif",
                                buttons=["download"], elem_classes="pixelated", scale=1)
-    with gr.Accordion("Samplers compared and the model card", open=False):
-        gr.Markdown("`python -m playground eval ddpm --write-card`: samples against the 10,000 test images in the "
-                    "metric classifier's feature space, each FD beside the real floor at the same n.")
-        gr.Dataframe(sampler_table(), interactive=False, elem_id="ddpm-metrics")
-        first_card, first_loss = model_card()
-        gr.Markdown(first_card, elem_id="ddpm-card")
-        gr.LinePlot(first_loss, x="step", y="loss", title="Training loss (mean over 50 steps)", height=260)
+    with gr.Accordion("One seed across samplers and step counts", open=False):
+        gr.Markdown("The same starting noise (and class), denoised by each sampler in 5, 10, 25 and 50 steps: "
+                    "a row per sampler. Uses the model, class, guidance and seed above.")
+        grid_go = gr.Button("Draw the grid", elem_id="ddpm-grid-go")
+        grid_out = gr.Gallery(label="Samplers (rows) x steps (columns)", columns=len(GRID_STEPS), height="auto",
+                              format="png", object_fit="contain", elem_id="ddpm-grid", elem_classes="pixelated")
+    for name, shipped in MODEL_CHOICES:
+        with gr.Accordion(f"Samplers compared and the model card: {name}", open=False):
+            gr.Markdown("`python -m playground eval ddpm --write-card`: samples against the 10,000 test images in "
+                        "the metric classifier's feature space, each FD beside the real floor at the same n.")
+            suffix = "" if shipped == api.SHIPPED else "-cfg"  # the write-up's model keeps its element ids
+            gr.Dataframe(sampler_table(shipped), interactive=False, elem_id=f"ddpm-metrics{suffix}")
+            card, loss = model_card(shipped)
+            gr.Markdown(card, elem_id=f"ddpm-card{suffix}")
+            gr.LinePlot(loss, x="step", y="loss", title="Training loss (mean over 50 steps)", height=260)
 
     preset.change(ddpm_preset, preset, [sampler, steps], api_name="ddpm_preset", preprocess=False)
-    run = go.click(ddpm_frames, [sampler, steps, eta, seed, n], [xt, x0, gallery, gif, scrub, saved],
+    condition = [model, label, guidance]
+    model.change(ddpm_model_changed, model, [label, guidance], api_name="ddpm_model_changed", preprocess=False)
+    run = go.click(ddpm_frames, [sampler, steps, eta, seed, n, *condition], [xt, x0, gallery, gif, scrub, saved],
                    api_name="ddpm_frames", preprocess=False, **DEVICE_EVENT)
     cancel.click(None, None, None, cancels=[run], api_visibility="private")
-    quick.click(ddpm_generate, [sampler, steps, eta, seed, n], gallery, api_name="ddpm_generate", preprocess=False,
-                **DEVICE_EVENT)
+    quick.click(ddpm_generate, [sampler, steps, eta, seed, n, *condition], gallery, api_name="ddpm_generate",
+                preprocess=False, **DEVICE_EVENT)
+    grid_go.click(ddpm_sampler_grid, [seed, *condition], grid_out, api_name="ddpm_sampler_grid", preprocess=False,
+                  **DEVICE_EVENT)
     scrub.release(ddpm_scrub, [scrub, saved], [xt, x0], api_visibility="private", preprocess=False)
     mix_go.click(ddpm_interpolate, [image_a, image_b, t0, mix_steps, points, mix_seed], [strip, mix_gif],
                  api_name="ddpm_interpolate", preprocess=False, **DEVICE_EVENT)
