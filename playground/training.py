@@ -492,6 +492,7 @@ def run(algorithm: Algorithm, out_dir, export_dir=None, max_minutes: float | Non
             algorithm.export(export_dir, summary)
             print(f"exported {algorithm.name} to {export_dir}", file=sys.stderr)
     acc.wait_for_everyone()
+    acc.end_training()  # under torchrun: the process group ends here, so gloo's threads stop before the interpreter
     return summary
 
 

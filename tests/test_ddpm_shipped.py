@@ -34,7 +34,7 @@ def test_every_weight_file_fits_a_space_without_lfs():
 
 @pytest.fixture(scope="module")
 def scores():
-    return metrics.score_images(ddpm.generate(1000, steps=25, sampler="dpm++", seed=0, output_type="np"))
+    return metrics.score_images(ddpm.generate(1000, steps=25, sampler="dpm++", seed=0, model=ddpm.SHIPPED, output_type="np"))
 
 
 def test_quality_floor(scores):
@@ -46,3 +46,61 @@ def test_quality_floor(scores):
 def test_the_card_carries_measured_figures():
     card = (FOLDER / "README.md").read_text()
     assert "Not measured yet" not in card and "| dpm++ | 25 |" in card and "Noise schedules compared" in card
+
+
+# --------------------------------------------------------------------------- the class-conditional model
+CFG = FOLDER.parent / "ddpm-fashion-cfg"
+
+
+def test_the_conditional_folder_loads_with_our_class_and_with_stock_diffusers(tmp_path, monkeypatch):
+    from diffusers import DiffusionPipeline
+
+    from playground.ddpm.conditional import ClassConditionalDDPMPipeline
+
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
+    ours = ClassConditionalDDPMPipeline.from_pretrained(CFG)
+    stock = DiffusionPipeline.from_pretrained(CFG, custom_pipeline=str(CFG), trust_remote_code=True)
+    for pipe in (ours, stock):
+        pipe.set_progress_bar_config(disable=True)
+        out = pipe(class_labels=["Trouser", "Bag"], num_inference_steps=4, output_type="np",
+                   generator=torch.Generator().manual_seed(0))
+        assert out.images.shape == (2, 28, 28, 1)
+    assert stock.config.guidance_scale == ddpm.load_unet("ddpm-fashion-cfg").default_guidance > 1
+    assert ours.scheduler.config.prediction_type == "v_prediction"
+    weights = list(CFG.rglob("*.safetensors"))
+    assert weights and all(p.stat().st_size < 10 * 2**20 for p in weights) and not list(CFG.rglob("*.bin"))
+
+
+@pytest.fixture(scope="module")
+def asked():
+    """20 samples asked for each class at the default guidance (dpm++, 25 steps)."""
+    import numpy as np
+
+    images = np.concatenate([ddpm.generate(20, steps=25, seed=c, model="ddpm-fashion-cfg", label=c, output_type="np")
+                             for c in range(10)])
+    _, preds = metrics.classifier_outputs(images)
+    return preds, np.repeat(np.arange(10), 20)
+
+
+def test_conditional_samples_show_the_class_asked_for(asked):
+    preds, labels = asked
+    accuracy = (preds == labels).mean()
+    assert accuracy > CFG_ACCURACY_FLOOR
+    assert all((preds[labels == c] == c).mean() >= 0.5 for c in range(10))  # every class drawable
+
+
+def test_the_default_model_is_the_one_with_the_better_fd():
+    """``DEFAULT_MODEL`` against the records: the shipped model whose dpm++ 25-step row (at the
+    largest n both models measured) has the lower FD."""
+    import json
+
+    rows = {m: {r["n"]: r["fd"] for r in json.loads((FOLDER.parent / m / "metrics.json").read_text())["rows"]
+                if (r["sampler"], r["steps"]) == ("dpm++", 25)} for m in ddpm.MODELS}
+    n = max(set.intersection(*(set(r) for r in rows.values())))
+    assert ddpm.DEFAULT_MODEL == min(ddpm.MODELS, key=lambda m: rows[m][n])
+
+
+def test_the_conditional_card_carries_the_study_and_the_guidance_curve():
+    card = (CFG / "README.md").read_text()
+    assert "Training recipes compared" in card and "v + min-SNR 5" in card and "### Guidance" in card
+    assert (CFG / "guidance.png").is_file() and (CFG / "pipeline.py").is_file() and "Not measured yet" not in card

@@ -40,7 +40,12 @@ def _gan():
 
 def _ddpm():
     from playground.ddpm import api
-    return api.generate(1, steps=2, seed=0, output_type="np")
+    return api.generate(1, steps=2, seed=0, output_type="np", model="ddpm-fashion")
+
+
+def _ddpm_cfg():
+    from playground.ddpm import api
+    return api.generate(1, steps=2, seed=0, output_type="np", model="ddpm-fashion-cfg", label="Bag")
 
 
 def _eae():
@@ -62,6 +67,7 @@ def _gibbs():
 TABS = {
     "gan-dcgan": ("model.safetensors", "config.json", _gan),
     "ddpm-fashion": ("unet/diffusion_pytorch_model.safetensors", "unet/config.json", _ddpm),
+    "ddpm-fashion-cfg": ("unet/diffusion_pytorch_model.safetensors", "unet/config.json", _ddpm_cfg),
     "eae-eae": ("model.safetensors", "config.json", _eae),
     "xiangqi-gpt": ("model-00001-of-00002.safetensors", "config.json", _xiangqi),
     "gibbs-bert": ("model.safetensors", "config.json", _gibbs),

@@ -107,7 +107,8 @@ def largest(tab: str) -> list[tuple[str, list]]:
     """The largest request of each costed endpoint that the tab's widgets offer."""
     return {
         "gan": [("gan_generate", ["dcgan", 0, 256]), ("gan_interpolate", ["dcgan", 0, 1, 64])],
-        "ddpm": [("ddpm_generate", ["ddpm", 1000, 0.0, 0, 256]), ("ddpm_frames", ["ddpm", 1000, 0.0, 0, 256]),
+        "ddpm": [("ddpm_generate", ["ddpm", 1000, 0.0, 0, 256, "ddpm-fashion-cfg", "any", 10.0]),  # guided: x 2
+                 ("ddpm_frames", ["ddpm", 1000, 0.0, 0, 256, "ddpm-fashion-cfg", "any", 10.0]),
                  ("ddpm_interpolate", [None, None, 999, 200, 32, 0])],
         "eae": [("eae_generate", ["eae", 0, 256, 1.0]), ("eae_reconstruct", ["eae", None, 64, 0]),
                 ("eae_interpolate", ["eae", 0, 1, 64]), ("eae_latent_report", ["eae"])],
@@ -140,8 +141,9 @@ def test_a_space_runs_the_defaults_and_refuses_the_heaviest():
 
 BUDGET = 0.1  # seconds of estimated compute
 # endpoints that do no model work: not costed (every other documented endpoint must be)
-FREE = {"gan_random_seed", "gan_model_card", "ddpm_preset", "ddpm_random_seed", "eae_random_seed", "eae_model_card",
-        "xiangqi_undo", "xiangqi_export", "gibbs_random_seed", "system_status", "compare_table"}
+# (ddpm_model_changed loads the chosen model, cached for the next request, and samples nothing)
+FREE = {"gan_random_seed", "gan_model_card", "ddpm_preset", "ddpm_random_seed", "ddpm_model_changed", "eae_random_seed",
+        "eae_model_card", "xiangqi_undo", "xiangqi_export", "gibbs_random_seed", "system_status", "compare_table"}
 # per tab: a request just under the budget, and one just over it
 EDGES = [
     ("gan_generate", ["dcgan", 0, 99], ["dcgan", 0, 101]),  # 0.099 s / 0.101 s

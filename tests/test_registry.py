@@ -196,6 +196,13 @@ def test_every_recorded_training_command_still_parses_and_runs(command, tmp_path
                             "--data-dir", str(games), "--no-progress"] + (["--objective", "scores"] if scored else []),
                            cwd=ROOT, check=True, capture_output=True)
             args[args.index("--init-from") + 1] = str(tmp_path / "base-export")
+    if tab == "ddpm" and "--init-from" in args:  # start from a tiny unconditional pipeline made here
+        from diffusers import DDPMPipeline
+
+        from playground.ddpm.models import make_scheduler, make_unet
+
+        DDPMPipeline(unet=make_unet("tiny"), scheduler=make_scheduler("su")).save_pretrained(tmp_path / "base")
+        args[args.index("--init-from") + 1] = str(tmp_path / "base")
     if tab in ("ddpm", "eae", "gan", "gibbs"):
         args += ["--batch-size", "8"] + (["--size", "tiny"] if tab in ("ddpm", "gibbs") else [])
     r = subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,

@@ -42,6 +42,8 @@ HUB_FIELDS = {
     "gan-dcgan": ("pytorch", "mit", "unconditional-image-generation"),
     "gan-su2017": ("pytorch", "mit", "unconditional-image-generation"),
     "ddpm-fashion": ("diffusers", "mit", "unconditional-image-generation"),
+    # class-conditional: the Hub has no class-conditional image tag; this is the nearest (a class is optional)
+    "ddpm-fashion-cfg": ("diffusers", "mit", "unconditional-image-generation"),
     "eae-eae": ("pytorch", "mit", "unconditional-image-generation"),
     "eae-ae-bn": ("pytorch", "mit", "unconditional-image-generation"),
     "eae-vae": ("pytorch", "mit", "unconditional-image-generation"),

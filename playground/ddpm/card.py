@@ -103,7 +103,7 @@ def render(folder: Path) -> str:
         "kexue.fm 9152) trained on the 60,000 Fashion-MNIST training images, 28x28 greyscale, "
         f"on a 2-core CPU. {loading}",
         "",
-        "![Samples](samples.png)" + (" (a column per class, guidance 1)" if conditional else ""),
+        "![Samples](samples.png)" + (" (the classes in turn, T-shirt/top to Ankle boot, guidance 1)" if conditional else ""),
         "",
         "## Model",
         "",

@@ -14,9 +14,9 @@ ACCURACY_BAR = 0.9  # the default guidance is the best-FD scale at which this sh
 def _passes(model=None, label=None, guidance=None) -> int:
     """U-Net evaluations per image per step: 2 when classifier-free guidance runs both halves (a
     class-conditional model at a scale other than 0 or 1; None is its default, above 1), else 1."""
-    from .api import SHIPPED
+    from .api import DEFAULT_MODEL, SHIPPED
 
-    if model == SHIPPED:
+    if (model or DEFAULT_MODEL) == SHIPPED:
         return 1
     return 1 if guidance is not None and units(guidance) in (0, 1) else 2
 
@@ -285,8 +285,9 @@ def bench_extra(args) -> None:
 
 
 def image_models() -> list:
-    """The shipped diffusion model(s), for the Compare tab (``images.ImageModel``), sampled as the
-    tab's default does: DPM-Solver++ in 25 steps."""
+    """The shipped diffusion models, for the Compare tab (``images.ImageModel``), sampled as the
+    tab's default does: DPM-Solver++ in 25 steps (the class-conditional one at its measured best
+    guidance, a class drawn per image)."""
     from ..checkpoints import read_json
     from ..images import ImageModel, parameter_count
     from . import api
@@ -300,11 +301,22 @@ def image_models() -> list:
         if not rows:
             raise ValueError(f"{folder.name}/metrics.json has no {sampler} {steps}-step row")
         r = max(rows, key=lambda r: r["n"])
+        guided = f", guidance {r['guidance']:g}" if "guidance" in r else ""
         return {"fd": r["fd"], "kid": r["kid"], "precision": r["precision"], "recall": r["recall"], "n": r["n"],
                 "classes": r["classes"], "parameters": parameter_count(api.load_unet(model)),
-                "train_cpu_minutes": t["cpu_minutes"], "settings": f"{sampler}, {steps} steps",
+                "train_cpu_minutes": t["cpu_minutes"], "settings": f"{sampler}, {steps} steps{guided}",
                 "source": [f"checkpoints/{folder.name}/metrics.json", f"checkpoints/{folder.name}/training.json"]}
 
-    return [ImageModel(f"ddpm/{api.SHIPPED}", "diffusion",
-                       lambda n, seed: api.generate(n, steps=steps, sampler=sampler, seed=seed, output_type="np"),
-                       lambda: record(api.SHIPPED), how=f"noise -> U-Net, {sampler} in {steps} steps", slow=True)]
+    models = [ImageModel(f"ddpm/{api.SHIPPED}", "diffusion",
+                         lambda n, seed: api.generate(n, steps=steps, sampler=sampler, seed=seed, model=api.SHIPPED,
+                                                      output_type="np"),
+                         lambda: record(api.SHIPPED), how=f"noise -> U-Net, {sampler} in {steps} steps", slow=True)]
+    if (api.model_dir(api.CONDITIONAL) / "model_index.json").is_file():
+        models.append(ImageModel(
+            f"ddpm/{api.CONDITIONAL}", "diffusion",
+            lambda n, seed: api.generate(n, steps=steps, sampler=sampler, seed=seed, model=api.CONDITIONAL,
+                                         output_type="np"),
+            lambda: record(api.CONDITIONAL),
+            how=f"noise + a class per image -> U-Net with classifier-free guidance, {sampler} in {steps} steps",
+            slow=True))
+    return models
