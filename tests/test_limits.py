@@ -37,6 +37,10 @@ def cost(tab: str) -> limits.Cost:
     ("ddpm", "ddpm_generate", ["ddpm", 1000, 0.0, 0, 256], 256_000),
     ("ddpm", "ddpm_generate", ["dpm++", "25", 0.0, 0, 16.0], 400),  # numbers as a REST client may send them
     ("ddpm", "ddpm_frames", ["ddim", 10, 0.5, 3, 4], 40),
+    ("ddpm", "ddpm_generate", ["dpm++", 25, 0.0, 0, 16, "ddpm-fashion-cfg", "Bag", 2.0], 800),  # guided: 2 halves
+    ("ddpm", "ddpm_generate", ["dpm++", 25, 0.0, 0, 16, "ddpm-fashion-cfg", "Bag", 1.0], 400),  # conditional only
+    ("ddpm", "ddpm_generate", ["dpm++", 25, 0.0, 0, 16, "ddpm-fashion-cfg", "any", None], 400),  # its default, 1
+    ("ddpm", "ddpm_generate", ["dpm++", 25, 0.0, 0, 16, "runs/any-folder", "any", None], 800),  # unknown: guided
     ("ddpm", "ddpm_interpolate", [None, None, 500, 25, 8, 0], (13 + 1) * 8),  # 12.5 steps below t0 -> 13
     ("eae", "eae_generate", ["vae", 0, 100, 1.0], 100),
     ("eae", "eae_reconstruct", ["eae", None, 16, 0], 32),  # encoded and decoded

@@ -354,8 +354,10 @@ def interpolate(image_a, image_b, t0: int = 500, steps: int = 25, seed: int | No
     mix has exactly the noise level of ``t0``; denoising is DDIM (eta 0) with ``steps`` steps
     over the whole schedule (those below ``t0`` are run). Small ``t0`` stays close to a
     cross-fade; large ``t0`` lets the model redraw the mix as one plausible garment.
+    ``model=None`` is the write-up's model (``SHIPPED``), whatever ``DEFAULT_MODEL`` is: a mix has no
+    one class, and a class-conditional model denoises it with the null class, its weaker half.
     """
-    model = _check_model(model)
+    model = _check_model(model or SHIPPED)
     unet = load_unet(model)
     T = unet.noise_scheduler.config.num_train_timesteps
     t0 = check_int("t0", t0, 1, T - 1)

@@ -235,8 +235,8 @@ def ddpm_scrub(index: float, saved: list):
 @ui_errors
 def ddpm_interpolate(image_a, image_b, t0: float, steps: float, points: float, seed: float):
     """Noise both images to t0, mix them in ``points`` proportions, denoise each; and a GIF.
-    Both get the same noise; denoising is DDIM (eta 0). Images become 28x28 greyscale, light on black.
-    Each image must be a file uploaded to this app (gradio_client: handle_file(path); MCP: a ``data:`` base64
+    Both get the same noise; denoising is DDIM (eta 0) by the write-up's model (ddpm-fashion). Images become
+    28x28 greyscale, light on black. Each image must be a file uploaded to this app (gradio_client: handle_file(path); MCP: a ``data:`` base64
     URL); http(s) URLs are not fetched. A public server may refuse a request over its work budget (see the
     System panel).
 
@@ -361,7 +361,7 @@ def build():
                                  buttons=["download", "download_all", "fullscreen"], elem_id="ddpm-gallery",
                                  elem_classes="pixelated")
     saved = gr.State([])
-    with gr.Accordion("Interpolation: noise two images to t0, mix, denoise", open=False):
+    with gr.Accordion("Interpolation (the write-up's model): noise two images to t0, mix, denoise", open=False):
         with gr.Row():
             target = gr.Radio(["A", "B"], value="A", label="A clicked sample becomes image", scale=1)
             image_a = gr.Image(label="Image A", type="filepath", height=140, elem_id="ddpm-image-a",
