@@ -75,10 +75,11 @@ def test_the_sampler_grid_and_the_model_switch(client):
     last = np.asarray(Image.open(cells[-1]["image"]).convert("L"))
     assert np.array_equal(last, ddpm.generate(1, steps=50, sampler="unipc", seed=7, model="ddpm-fashion-cfg",
                                               label="Sneaker", guidance=1.0, output_type="np")[0])
-    label, guidance = client.predict("ddpm-fashion", api_name="/ddpm_model_changed")
-    assert label == "any"
+    label, guidance = client.predict("ddpm-fashion", api_name="/ddpm_model_changed")  # widget updates
+    assert label["value"] == "any" and label["interactive"] is False and guidance["interactive"] is False
     label, guidance = client.predict("ddpm-fashion-cfg", api_name="/ddpm_model_changed")
-    assert guidance == ddpm.load_unet("ddpm-fashion-cfg").default_guidance
+    assert label["interactive"] is True and guidance["interactive"] is True
+    assert guidance["value"] == ddpm.load_unet("ddpm-fashion-cfg").default_guidance
 
 
 def test_presets(client):

@@ -4,8 +4,10 @@ samples score under a quality floor (1,000 samples, DPM-Solver++ at 25 steps).
 The floor sits well above what the model measures (see its card), so it fails only if the
 checkpoint, the sampler or the metric breaks."""
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,6 +52,8 @@ def test_the_card_carries_measured_figures():
 
 # --------------------------------------------------------------------------- the class-conditional model
 CFG = FOLDER.parent / "ddpm-fashion-cfg"
+# the eval's guidance curve (500 samples asked for, 50 a class) reads 0.78 of them as their class at the default scale
+CFG_ACCURACY_FLOOR = 0.6
 
 
 def test_the_conditional_folder_loads_with_our_class_and_with_stock_diffusers(tmp_path, monkeypatch):
@@ -65,7 +69,8 @@ def test_the_conditional_folder_loads_with_our_class_and_with_stock_diffusers(tm
         out = pipe(class_labels=["Trouser", "Bag"], num_inference_steps=4, output_type="np",
                    generator=torch.Generator().manual_seed(0))
         assert out.images.shape == (2, 28, 28, 1)
-    assert stock.config.guidance_scale == ddpm.load_unet("ddpm-fashion-cfg").default_guidance > 1
+    curve = json.loads((CFG / "metrics.json").read_text())["guidance"]  # the folder's default is the curve's best
+    assert stock.config.guidance_scale == ddpm.load_unet("ddpm-fashion-cfg").default_guidance == curve["best"]
     assert ours.scheduler.config.prediction_type == "v_prediction"
     weights = list(CFG.rglob("*.safetensors"))
     assert weights and all(p.stat().st_size < 10 * 2**20 for p in weights) and not list(CFG.rglob("*.bin"))
@@ -73,27 +78,26 @@ def test_the_conditional_folder_loads_with_our_class_and_with_stock_diffusers(tm
 
 @pytest.fixture(scope="module")
 def asked():
-    """20 samples asked for each class at the default guidance (dpm++, 25 steps)."""
-    import numpy as np
-
-    images = np.concatenate([ddpm.generate(20, steps=25, seed=c, model="ddpm-fashion-cfg", label=c, output_type="np")
-                             for c in range(10)])
-    _, preds = metrics.classifier_outputs(images)
-    return preds, np.repeat(np.arange(10), 20)
+    """The metric classifier's reading of 20 samples asked for each class (dpm++, 25 steps), at the
+    default guidance and at 3 (strongly guided)."""
+    images = {g: np.concatenate([ddpm.generate(20, steps=25, seed=c, model="ddpm-fashion-cfg", label=c, guidance=g,
+                                               output_type="np") for c in range(10)])
+              for g in (None, 3.0)}
+    return {g: metrics.classifier_outputs(x)[1] for g, x in images.items()}, np.repeat(np.arange(10), 20)
 
 
 def test_conditional_samples_show_the_class_asked_for(asked):
     preds, labels = asked
-    accuracy = (preds == labels).mean()
-    assert accuracy > CFG_ACCURACY_FLOOR
-    assert all((preds[labels == c] == c).mean() >= 0.5 for c in range(10))  # every class drawable
+    default, strong = ((preds[g] == labels).mean() for g in (None, 3.0))
+    assert default > CFG_ACCURACY_FLOOR
+    assert strong > default  # guidance trades variety for fidelity to the class
+    for c in range(10):  # every class drawable: under strong guidance its own class is the classifier's first reading
+        assert np.bincount(preds[3.0][labels == c], minlength=10).argmax() == c
 
 
 def test_the_default_model_is_the_one_with_the_better_fd():
     """``DEFAULT_MODEL`` against the records: the shipped model whose dpm++ 25-step row (at the
     largest n both models measured) has the lower FD."""
-    import json
-
     rows = {m: {r["n"]: r["fd"] for r in json.loads((FOLDER.parent / m / "metrics.json").read_text())["rows"]
                 if (r["sampler"], r["steps"]) == ("dpm++", 25)} for m in ddpm.MODELS}
     n = max(set.intersection(*(set(r) for r in rows.values())))
