@@ -52,8 +52,9 @@ def test_the_card_carries_measured_figures():
 
 # --------------------------------------------------------------------------- the class-conditional model
 CFG = FOLDER.parent / "ddpm-fashion-cfg"
-# the eval's guidance curve (500 samples asked for, 50 a class) reads 0.78 of them as their class at the default scale
-CFG_ACCURACY_FLOOR = 0.6
+# the eval's guidance curve (500 samples asked for, 50 a class) reads 0.84 of them as their class at the default
+# scale (1) and 0.98 at 3
+CFG_ACCURACY_FLOOR = 0.7
 
 
 def test_the_conditional_folder_loads_with_our_class_and_with_stock_diffusers(tmp_path, monkeypatch):
