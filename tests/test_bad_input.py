@@ -417,7 +417,8 @@ def test_a_gallery_click_hands_back_only_the_apps_own_files(client, app_url):
 def test_scrubbing_checks_the_step_of_a_real_run(client, app_url):
     """ddpm_scrub reads the session's saved steps (gr.State): after a real run, a bad step is refused."""
     session = uuid.uuid4().hex
-    status, out = _queue_call(app_url, "ddpm_frames", ["dpm++", 3, 0, 0, 1], session=session)
+    status, out = _queue_call(app_url, "ddpm_frames", ["dpm++", 3, 0, 0, 1, "ddpm-fashion-cfg", "any", 1.0],
+                              session=session)  # the page sends every input, the model's three included
     assert status == "ok", out
     for index in (1, 2.0, 3):
         assert _queue_call(app_url, "ddpm_scrub", [index, None], session=session)[0] == "ok"

@@ -133,7 +133,7 @@ def test_compare_lists_every_shipped_image_model_through_the_registry():
     names = [m.name for m in compare.models()]
     assert names[:3] == ["gan/dcgan", "gan/su2017", "ddpm/ddpm-fashion"]
     assert {f"eae/{k} · {p}" for k in eae.MODELS for p in ("normal", "gmm")} <= set(names)
-    assert [m.name for m in compare.models() if m.slow] == ["ddpm/ddpm-fashion"]
+    assert [m.name for m in compare.models() if m.slow] == ["ddpm/ddpm-fashion", "ddpm/ddpm-fashion-cfg"]
 
 
 def test_compare_generate_same_seed_same_images_and_matches_each_tab():

@@ -314,13 +314,13 @@ def _app_error(client: Client, *args, api_name: str) -> str:
 
 @pytest.fixture(scope="module")
 def broken_app(tmp_path_factory):
-    """The app with the ddpm and gibbs checkpoints corrupt, the default GAN's and EAE's model
+    """The app with the ddpm (both models) and gibbs checkpoints corrupt, the default GAN's and EAE's model
     card and loss log garbled (their weights intact), no engine and no Fashion-MNIST."""
     tmp = tmp_path_factory.mktemp("broken-app")
     root = tmp / "checkpoints"
     root.mkdir()
     for d in SHIPPED.iterdir():
-        if d.name in ("ddpm-fashion", "gibbs-bert"):
+        if d.name in ("ddpm-fashion", "ddpm-fashion-cfg", "gibbs-bert"):
             shutil.copytree(d, root / d.name)
         elif d.name in ("gan-dcgan", "eae-eae"):  # real folders of links, the card files garbled
             (root / d.name).mkdir()
@@ -332,6 +332,7 @@ def broken_app(tmp_path_factory):
         else:
             (root / d.name).symlink_to(d)
     break_checkpoint(root / "ddpm-fashion", "truncated")
+    break_checkpoint(root / "ddpm-fashion-cfg", "truncated")
     break_checkpoint(root / "gibbs-bert", "config garbled")
     env = {"PLAYGROUND_CHECKPOINTS": str(root), "FAIRY_STOCKFISH": str(tmp / "no-engine"),
            "FASHION_MNIST_DIR": str(tmp / "no-data"), "PLAYGROUND_HUB_REPO": ""}
@@ -347,8 +348,9 @@ def test_app_broken_tabs_fail_alone(broken_app):
     client, root = broken_app
     # the broken tabs: a gr.Error naming the checkpoint and what to do
     for api_name in ("/ddpm_generate", "/ddpm_frames"):
-        message = _app_error(client, "dpm++", 2, 0, 0, 1, api_name=api_name)
-        assert str(root / "ddpm-fashion") in message and "corrupt" in message and "PLAYGROUND_CHECKPOINTS" in message
+        for model in ("ddpm-fashion-cfg", "ddpm-fashion"):  # the default (the dropdown's value) and the other
+            message = _app_error(client, "dpm++", 2, 0, 0, 1, model, api_name=api_name)
+            assert f"{root / model}" in message and "corrupt" in message and "PLAYGROUND_CHECKPOINTS" in message
     for api_name in ("/gibbs_sample", "/gibbs_chain"):
         message = _app_error(client, *GIBBS_ARGS, api_name=api_name)
         assert str(root / "gibbs-bert") in message and "corrupt" in message and "PLAYGROUND_CHECKPOINTS" in message

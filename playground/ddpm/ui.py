@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+import warnings
 from pathlib import Path
 
 import gradio as gr
@@ -319,15 +320,19 @@ def model_card(model: str | None = None) -> tuple[str, pd.DataFrame]:
 
 def build():
     """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
-    default = api.load_unet(api.DEFAULT_MODEL)
-    conditional = api.is_conditional(default)
+    try:  # warm the default model; a corrupt or unreachable one leaves the app up, its calls then say why
+        default = api.load_unet(api.DEFAULT_MODEL)
+        conditional, default_guidance = api.is_conditional(default), default.default_guidance
+    except ValueError as e:
+        warnings.warn(f"DDPM tab: {e}")
+        conditional, default_guidance = api.DEFAULT_MODEL == api.CONDITIONAL, 1.0
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             model = gr.Dropdown(MODEL_CHOICES, value=api.DEFAULT_MODEL, label="Model", elem_id="ddpm-model")
             with gr.Row():
                 label = gr.Dropdown(LABEL_CHOICES, value="any", label="Class", elem_id="ddpm-label",
                                     interactive=conditional)
-                guidance = gr.Slider(0, 10, value=default.default_guidance if conditional else 1.0, step=0.25,
+                guidance = gr.Slider(0, 10, value=default_guidance if conditional else 1.0, step=0.25,
                                      label="Guidance (0 unconditional, 1 conditional, >1 guided)",
                                      elem_id="ddpm-guidance", interactive=conditional)
             preset = gr.Radio(PRESET_CHOICES, value="balanced", label="Preset", elem_id="ddpm-preset")
