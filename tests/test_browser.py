@@ -187,6 +187,17 @@ def test_xiangqi_move_by_clicking_and_two_sessions_play_apart(app_url, tmp_path)
             first.wait_for_function(
                 "() => { const t = document.querySelector('#xiangqi-history textarea');"
                 " return t && t.value.split(' ').length === 4; }", timeout=60_000)
+            if has_bar:  # the two-ply search (a model with a value head): a legal reply with it
+                first.locator("#xiangqi-search").get_by_text("2-ply search (value head)", exact=True).click()
+                before = first.locator("#xiangqi-history textarea").input_value().split()
+                ours = "i0h0" if "i0h0" in api.legal_moves(before) else api.legal_moves(before)[0]
+                first.locator("#xiangqi-move-input textarea").fill(ours)
+                first.locator("#xiangqi-play").click()
+                first.wait_for_function(
+                    "() => { const t = document.querySelector('#xiangqi-history textarea');"
+                    " return t && t.value.split(' ').length === 6; }", timeout=60_000)
+                moves = first.locator("#xiangqi-history textarea").input_value().split()
+                assert moves[4] == ours and moves[5] in api.legal_moves(moves[:5])
             first.screenshot(path=str(tmp_path / "xiangqi.png"), full_page=True)
         finally:
             browser.close()

@@ -128,12 +128,13 @@ def test_search_evaluation_and_a_watched_match(client):
     assert len(out[0].split()) == 2
     bar = client.predict(out[0], api_name="/xiangqi_evaluation")
     assert "xiangqi-eval" in bar and (("data-red=" in bar) == value_head)
-    if value_head:
-        out = client.predict("", "h2e2", "red", 0.0, "1-ply", api_name="/xiangqi_move")
-        assert len(out[0].split()) == 2
-    else:
-        with pytest.raises(AppError, match="value head"):
-            client.predict("", "h2e2", "red", 0.0, "1-ply", api_name="/xiangqi_move")
+    for search in ("1-ply", "2-ply"):
+        if value_head:
+            out = client.predict("", "h2e2", "red", 0.0, search, api_name="/xiangqi_move")
+            assert len(out[0].split()) == 2 and out[0].split()[1] in api.legal_moves("h2e2")
+        else:
+            with pytest.raises(AppError, match="value head"):
+                client.predict("", "h2e2", "red", 0.0, search, api_name="/xiangqi_move")
     with pytest.raises(AppError, match="search"):
         client.predict("", "h2e2", "red", 0.0, "deep", api_name="/xiangqi_move")
     job = client.submit("random mover", "red", 0, 2, "default", api_name="/xiangqi_watch")

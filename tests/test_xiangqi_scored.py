@@ -257,3 +257,54 @@ def test_a_continued_run_on_two_data_folders_records_both_stages_in_its_card(tmp
     card = (export / "README.md").read_text()
     assert "Stage 1: 2 steps" in card and "DAgger games" in card and "engine games" in card
     assert "Budget, all stages" in card
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_in_check_matches_pyffish_for_both_kings(seed):
+    """position.in_check (the two-ply search's cheap check test) against pyffish, for the side to
+    move and for the side that just moved, along random games."""
+    rng, fen, checks = random.Random(seed), rules.START_FEN, 0
+    for _ in range(150):
+        legal = sf.legal_moves(rules.VARIANT, fen, [])
+        if not legal:
+            break
+        fen = sf.get_fen(rules.VARIANT, fen, [rng.choice(legal)])
+        board, red = position.absolute_board(fen.split()[0]), fen.split()[1] == "w"
+        expected = sf.gives_check(rules.VARIANT, fen, [])
+        checks += expected
+        assert position.in_check(board, red) == expected, fen
+        assert not position.in_check(board, not red), fen  # the side that moved never stands in check
+    assert position.in_check(position.absolute_board("4k4/9/9/9/9/9/9/9/9/4K4"), True)  # the kings face
+    assert not position.in_check(position.absolute_board("4k4/9/9/9/4P4/9/9/9/9/4K4"), True)
+
+
+def test_two_ply_search_takes_the_worst_reply_by_the_value_head_and_sees_a_mate_in_one():
+    from playground.xiangqi import policy
+    from playground.xiangqi.models import Vocab, build_tokenizer
+    from playground.xiangqi.train_scored import make_board_model
+
+    torch.manual_seed(0)
+    model = make_board_model("tiny", 2244).eval()
+    vocab = Vocab(build_tokenizer())
+    history = "h2e2 h9g7 h0g2 i9h9 i0h0".split()
+    legal = rules.legal_moves(history)
+    with torch.no_grad():
+        ours = policy.two_ply(model, vocab, history, legal, "cpu", width=len(legal))
+        for k in (0, 7, len(legal) - 1):  # every reply, one forward each: the worst for black
+            replies = rules.legal_after(history + [legal[k]])
+            worst = min(policy.value(model, vocab, history + [legal[k], r], "cpu") for r in replies)
+            assert abs(float(ours[k]) - worst) < 1e-5, legal[k]
+        # width 3: the three best by 1-ply searched, the others below the worst of them
+        narrow = policy.two_ply(model, vocab, history, legal, "cpu", width=3)
+        one_ply = policy.lookahead(model, vocab, history, legal, "cpu")
+        searched = torch.argsort(one_ply, descending=True)[:3]
+        assert torch.allclose(narrow[searched], ours[searched])
+        others = torch.ones(len(legal), dtype=torch.bool)
+        others[searched] = False
+        assert (narrow[others] < narrow[searched].min()).all()
+        # red to move; after f0e1?? black's cannon mates at once (c5c0): that move scores 0
+        before = "b2b5 h7h5 h2d2 h5c5".split()
+        legal = rules.legal_moves(before)
+        ours = policy.two_ply(model, vocab, before, legal, "cpu", width=len(legal))
+        assert ours[legal.index("f0e1")] == 0.0
+        assert rules.state(before + ["f0e1", "c5c0"])["reason"] == "checkmate"

@@ -10,7 +10,8 @@ scored by its log-probability given the game so far (one forward pass: a move is
 see ``models``), and the best is played (``temperature=0``) or one is sampled. A board-aware
 model (``modeling.XiangqiGPT``) also has a value head: ``evaluation`` gives the side to move's
 expected score, and ``search="1-ply"`` scores every legal move by the value of the position it
-leads to (``policy.lookahead``) instead of by its probability.
+leads to (``policy.lookahead``) instead of by its probability; ``search="2-ply"`` also answers
+the most promising of them with every opponent reply (``policy.two_ply``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .models import Vocab
 SHIPPED = "xiangqi-gpt"
 MAX_TEMPERATURE = 10.0
 MAX_K = 50
-SEARCHES = ("none", "1-ply")
+SEARCHES = ("none", "1-ply", "2-ply")
 # re-exported: the rules are part of the tab's API
 legal_moves = rules.legal_moves
 state = rules.state
@@ -92,9 +93,11 @@ def next_move_logprobs(histories: list[list[str]], folder: str | Path | None = N
 
 
 @manager.gpu
-def _lookahead(moves: list[str], legal: list[str], folder=None) -> torch.Tensor:
+def _lookahead(moves: list[str], legal: list[str], folder=None, search: str = "1-ply") -> torch.Tensor:
     model, vocab = load_model(folder)
     with manager.inference():
+        if search == "2-ply":
+            return policy.two_ply(model, vocab, moves, legal, manager.device)
         return policy.lookahead(model, vocab, moves, legal, manager.device)
 
 
@@ -113,8 +116,8 @@ def _check_search(search, folder=None) -> str:
     if search is None or check_choice("search", search, ["default", *SEARCHES],
                                       note="(or None: the model's default)") == "default":
         return default_search(folder)
-    if search == "1-ply" and not has_value_head(folder):
-        raise ValueError("search='1-ply' needs a model with a value head (the board-aware GPT); this model "
+    if search != "none" and not has_value_head(folder):
+        raise ValueError(f"search={search!r} needs a model with a value head (the board-aware GPT); this model "
                          "has none: use search='none'")
     return search
 
@@ -170,7 +173,8 @@ def choose_move(history=(), temperature: float = 0.0, legal_only: bool = True, s
     the model's own choice over every move token, legal or not (to measure how often it is).
     ``search``: "none" (the policy alone), "1-ply" (each legal move scored by the value head at
     the position it leads to, its log-odds taking the place of the log-probability; a model with a
-    value head only) or None (or "default", as the app says) for the model's default
+    value head only), "2-ply" (the 8 best by 1-ply each answered by every reply and scored by the
+    worst of them, ``policy.two_ply``) or None (or "default", as the app says) for the model's default
     (``default_search``).
     """
     moves = rules.parse_history(history)
@@ -179,9 +183,9 @@ def choose_move(history=(), temperature: float = 0.0, legal_only: bool = True, s
     if not isinstance(legal_only, bool):
         raise ValueError(f"legal_only must be True or False, not {short_repr(legal_only)}")
     search = _check_search(search, model)
-    if search == "1-ply" and legal_only:
+    if search != "none" and legal_only:
         legal = rules.legal_moves(moves)
-        ours = _lookahead(moves, legal, model).clamp(1e-6, 1 - 1e-6)
+        ours = _lookahead(moves, legal, model, search).clamp(1e-6, 1 - 1e-6)
         return _pick(legal, torch.log(ours) - torch.log1p(-ours), temperature, seed)
     if legal_only:
         names, scores, _ = _legal_scores(moves, model)

@@ -72,7 +72,7 @@ class CallbackMover:
 
 
 def mover(spec: str, seed: int = 0, folder=None):
-    """The mover named by ``spec``: "model", "model:none" / "model:1-ply" (a search), "random" or
+    """The mover named by ``spec``: "model", "model:none" / "model:1-ply" / "model:2-ply" (a search), "random" or
     "depth:N" (Fairy-Stockfish)."""
     if spec == "model" or spec.startswith("model:"):
         return ModelMover(folder, spec.split(":")[1] if ":" in spec else None)

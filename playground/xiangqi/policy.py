@@ -92,3 +92,54 @@ def lookahead(model, vocab: Vocab, history: list[str], legal: list[str], device)
     for move, st in rules.claims_after(history, legal).items():  # repetition and n-move ends: the rules decide
         ours[legal.index(move)] = 1.0 if st["result"] == us else 0.5 if st["result"] == rules.DRAW else 0.0
     return ours
+
+
+def _decided(ours: torch.Tensor) -> torch.Tensor:
+    """The moves whose score the rules set (a won, drawn or lost end): exact 0, 1/2 or 1."""
+    return (ours == 0) | (ours == 0.5) | (ours == 1)
+
+
+def two_ply(model, vocab: Vocab, history: list[str], legal: list[str], device, width: int = 8) -> torch.Tensor:
+    """A selective two-ply search: the ``width`` best moves by ``lookahead`` (the rest keep their
+    one-ply score, capped below the searched ones) are each answered by every opponent reply, and
+    a move scores the worst leaf for us, the value head read at the leaf (us to move) in one batch
+    over the cached game; a reply that mates us scores 0 (``position.in_check`` spots the
+    checks, pyffish says which of them leave us no move). It sees a piece left hanging or a mate
+    in one that the one-ply value head misses."""
+    ours = lookahead(model, vocab, history, legal, device)
+    open_moves = [k for k in torch.argsort(ours, descending=True).tolist() if not _decided(ours[k])][:width]
+    if not open_moves:
+        return ours
+    fen = rules.fen_after(history)
+    base = position.absolute_board_after(history)
+    red = len(history) % 2 == 0  # we move at the root and at the leaves
+    pairs, leaf_boards, child_boards = [], [], []
+    for k in open_moves:
+        after = position.play(base, legal[k])
+        for reply in rules.legal_from(fen, [legal[k]]):
+            pairs.append((k, reply))
+            child_boards.append(position.relative(after, not red))
+            leaf_boards.append(position.play(after, reply))
+    if not pairs:  # every searched move leaves the opponent no move: lookahead already scored them 1
+        return ours
+    ids, mask, boards = _inputs([history], vocab, device)
+    n = ids.shape[1]
+    out = model(input_ids=ids, boards=boards, attention_mask=mask, use_cache=True)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(len(pairs))
+    leaf_ids = torch.tensor([[vocab.ids[legal[k]], vocab.ids[r]] for k, r in pairs], device=device)
+    leaf = np.stack([np.stack([c, position.relative(b, red)]) for c, b in zip(child_boards, leaf_boards)])
+    out = model(input_ids=leaf_ids, boards=torch.from_numpy(leaf.astype(np.int64)).to(device),
+                attention_mask=torch.ones((len(pairs), n + 2), dtype=torch.long, device=device),
+                position_ids=torch.arange(n, n + 2, device=device).expand(len(pairs), 2), past_key_values=cache)
+    values = torch.sigmoid(out.value_logits[:, 1].float()).cpu()
+    for i, ((k, reply), board) in enumerate(zip(pairs, leaf_boards)):
+        if position.in_check(board, red) and not rules.legal_from(fen, [legal[k], reply]):
+            values[i] = 0.0  # mated
+    searched = torch.tensor([p[0] for p in pairs])
+    best = torch.full_like(ours, 2.0).scatter_reduce(0, searched, values, "amin")
+    scored = torch.tensor(open_moves)
+    floor = float(best[scored].min())
+    capped = torch.where(_decided(ours), ours, torch.minimum(ours, torch.tensor(floor - 1e-3)))
+    capped[scored] = best[scored]
+    return capped

@@ -356,6 +356,17 @@ def legal_after(moves: list[str]) -> list[str]:
     return [uci_to_iccs(m) for m in sf.legal_moves(VARIANT, START_FEN, [iccs_to_uci(m) for m in moves])]
 
 
+def fen_after(moves: list[str]) -> str:
+    """The FEN after ``moves`` trusted as they are: one replay, so that a search can ask about the
+    positions below it from there (``legal_from``) instead of replaying the game each time."""
+    return sf.get_fen(VARIANT, START_FEN, [iccs_to_uci(m) for m in moves])
+
+
+def legal_from(fen: str, moves: list[str]) -> list[str]:
+    """The legal ICCS moves after ``moves`` (trusted) from ``fen``, unsorted."""
+    return [uci_to_iccs(m) for m in sf.legal_moves(VARIANT, fen, [iccs_to_uci(m) for m in moves])]
+
+
 class Tracker:
     """A game followed move by move at a constant cost per move, for self-play and matches.
 

@@ -10,14 +10,16 @@ OPENING = "h2e2 h9g7 h0g2 i9h9 i0h0 b9c7".split()
 
 
 def _replies(search) -> float:
-    """A model reply counts 1 with ``search="none"`` and 4 with the one-ply lookahead (the shipped
-    model's default): 41 ms and 182 ms measured (``eval xiangqi``)."""
-    return 1.0 if search == "none" else 4.0
+    """A model reply counts 1 with ``search="none"``, 4 with the one-ply lookahead and 12 with the
+    two-ply search: 21, 90 and 202 ms after 6 plies, 28, 93 and 261 ms after 60 (this CPU, warm);
+    ``None`` (or "default") is the shipped model's default search."""
+    return {"none": 1.0, "1-ply": 4.0, "2-ply": 12.0}.get(search, DEFAULT_REPLIES)
 
 
+DEFAULT_REPLIES = 4.0  # the shipped model's default search (1-ply)
 PLIES_PER_GAME = 300  # the move cap: the model plays at most half of them
 
-REPLY = "one reply, 4 with the one-ply lookahead"
+REPLY = "one reply, 4 with the one-ply lookahead, 12 with the two-ply search"
 
 COST = Cost(
     # bench --costs: 0.11 s a unit for /xiangqi_move (your move, the reply, the board and the candidates);
@@ -29,7 +31,7 @@ COST = Cost(
         "xiangqi_evaluation": ("one position", lambda history: 1.0),
         "xiangqi_candidates": ("one position", lambda history, k=5: 1.0),
         # every game to the move cap, the model on half the plies (the pauses hold no device)
-        "xiangqi_watch": ("games x 150 replies, x4 with the one-ply lookahead",
+        "xiangqi_watch": ("games x 150 replies, x4 with the one-ply lookahead, x12 with the two-ply search",
                           lambda opponent, model_side, delay=0.4, games=1, search=None: (
                               units(games) * PLIES_PER_GAME / 2 * _replies(search))),
     },
@@ -54,7 +56,7 @@ def add_eval_arguments(p) -> None:
     p.add_argument("--opponents", default="random,depth:1,depth:2",
                    help="comma-separated opponents: random, depth:N (Fairy-Stockfish)")
     p.add_argument("--searches", default="default",
-                   help="comma-separated ways the model plays each match: default, none, 1-ply")
+                   help="comma-separated ways the model plays each match: default, none, 1-ply, 2-ply")
     p.add_argument("--workers", type=int, default=1,
                    help="processes that play a match's pairs side by side (one thread each)")
 

@@ -20,7 +20,8 @@ from . import api, engine, game, rules
 from .board import board_svg
 
 SIDES = [("Red (moves first)", "red"), ("Black", "black")]
-SEARCH_CHOICES = [("The model's default", "default"), ("Policy only", "none"), ("1-ply lookahead (value head)", "1-ply")]
+SEARCH_CHOICES = [("The model's default", "default"), ("Policy only", "none"), ("1-ply lookahead (value head)", "1-ply"),
+                  ("2-ply search (value head)", "2-ply")]
 MAX_GAMES = 20
 OPPONENTS = ["random mover"] + [f"fairy-stockfish depth {d}" for d in range(1, 6)]
 MOVE_HEADERS = ["#", "red", "红", "black", "黑"]
@@ -91,7 +92,7 @@ def status_line(moves: list[str], side: str) -> str:
 PLAY_ARGS = """
 side: the side you play, "red" (the default; red moves first) or "black".
 temperature: the model's temperature, a number from 0 (its best move; the default) to 10.
-search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
+search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only), "1-ply" or "2-ply".
 """
 VIEW_RETURNS = """
 the new history (ICCS moves, space-separated)
@@ -302,7 +303,7 @@ def xiangqi_watch(opponent: str, model_side: str, delay: float = 0.4, games: flo
         model_side: the model's side in the first game, "red" or "black" (the app's default: "red").
         delay: the pause between moves, in seconds: a number from 0 to 5 (default 0.4).
         games: the number of games, an integer from 1 to 20 (default 1).
-        search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only) or "1-ply".
+        search: "default" or None (the model's default: 1-ply for the shipped model), "none" (policy only), "1-ply" or "2-ply".
 
     Returns:
         after every move: the game's history (ICCS moves, space-separated)
@@ -368,7 +369,8 @@ def build():
                                         elem_id="xiangqi-temperature")
             search = gr.Radio(SEARCH_CHOICES, value="default", label="How the model chooses", elem_id="xiangqi-search",
                               info="Policy only: its most likely legal move. 1-ply: every legal move scored by the "
-                                   "value head at the position it leads to.")
+                                   "value head at the position it leads to. 2-ply: the best of those also "
+                                   "answered by every reply, each scored by the worst reply's value.")
             with gr.Row():
                 move = gr.Textbox(label="Your move", placeholder="h2e2 · C2=5 · 炮二平五", elem_id="xiangqi-move-input",
                                   scale=3)
