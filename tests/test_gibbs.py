@@ -18,7 +18,7 @@ from playground.data import (chinese_split_of, load_chinese_sentences, normalize
 from playground.gibbs import api, evaluate
 from playground.gibbs.models import (SPECIALS, build_tokenizer, build_vocabulary, encode, logits_at, make_model,
                                      query_logits)
-from playground.gibbs.train import LengthBatches, TrainConfig, lr_at, mask_tokens, train
+from playground.gibbs.train import LengthBatches, TrainConfig, lr_at, mask_mixture, mask_tokens, train
 
 TINY = {"size": "tiny", "batch_size": 4, "warmup": 2, "group": 4}
 
@@ -203,6 +203,25 @@ def test_masking_follows_bert():
     kept = (inputs[chosen] == ids[chosen]).float().mean()
     assert 0.77 < masked < 0.83 and 0.08 < kept < 0.13  # 10% kept, plus random draws that hit the same id
     assert (inputs[chosen] >= 5).sum() + (inputs[chosen] == 4).sum() == chosen.sum()
+
+
+def test_the_masking_rate_mixture_covers_every_rate_and_masks_all_it_chooses():
+    torch.manual_seed(0)
+    ids = torch.randint(5, 100, (2000, 40))
+    attention = torch.ones_like(ids)
+    attention[:1000, 30:] = 0  # shorter rows: padding is never chosen
+    ids[:, 0], ids[torch.arange(2000), attention.sum(1) - 1] = 2, 3
+    inputs, labels = mask_mixture(ids, attention)
+    chosen = labels != -100
+    chars = (attention.sum(1, keepdim=True) - 2).float()
+    rate = chosen.sum(1, keepdim=True) / chars
+    assert not chosen[:, 0].any() and not chosen[:1000, 29:].any() and (chosen.sum(1) >= 1).all()
+    assert 0.45 < rate.mean() < 0.55 and (rate < 0.1).any() and (rate > 0.9).any()  # uniform in (0, 1]
+    assert torch.histc(rate, bins=5, min=0, max=1).min() > 300  # each fifth of the range about equally
+    assert (inputs[chosen] == 4).all() and torch.equal(inputs[~chosen], ids[~chosen])
+    assert torch.equal(labels[chosen], ids[chosen])
+    with pytest.raises(ValueError, match="mask.schedule"):
+        TrainConfig(mask_schedule="cosine")
 
 
 def test_length_batches_are_similar_in_length_and_resumable():

@@ -39,7 +39,7 @@ def training() -> Training:
     from .train import TrainConfig, train
 
     return Training(TrainConfig, train, out="runs/gibbs", choices={"size": list(SIZES),
-                    "objective": ["mlm", "judge"]})
+                    "objective": ["mlm", "judge"], "mask_schedule": ["fixed", "uniform"]})
 
 
 def add_eval_arguments(p) -> None:

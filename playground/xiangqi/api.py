@@ -33,6 +33,7 @@ SHIPPED = "xiangqi-gpt"
 MAX_TEMPERATURE = 10.0
 MAX_K = 50
 SEARCHES = ("none", "1-ply", "2-ply")
+DEFAULT_SEARCH = "1-ply"  # a model with a value head plays this by default (the card measures each search)
 # re-exported: the rules are part of the tab's API
 legal_moves = rules.legal_moves
 state = rules.state
@@ -106,9 +107,9 @@ def has_value_head(folder=None) -> bool:
 
 
 def default_search(folder=None) -> str:
-    """The better of the two ways to play within 300 ms a move (the card measures both):
-    the one-ply lookahead where the model has a value head."""
-    return "1-ply" if has_value_head(folder) else "none"
+    """The best way to play within 300 ms a move (the card measures each): ``DEFAULT_SEARCH``
+    where the model has a value head, else the policy alone."""
+    return DEFAULT_SEARCH if has_value_head(folder) else "none"
 
 
 def _check_search(search, folder=None) -> str:

@@ -8,6 +8,13 @@ from pathlib import Path
 
 from ..checkpoints import hub_metadata, read_json
 
+DEFAULT_WHY = {  # why the default search (api.DEFAULT_SEARCH) is the default, from the matches below
+    "none": "the policy alone.",
+    "1-ply": "it scores far higher against the random mover (below) than the policy alone, within the 300 ms "
+             "reply budget.",
+    "2-ply": "the strongest of the three against every opponent below, within the 300 ms reply budget.",
+}
+
 
 def _pct(x) -> str:
     return "" if x is None else f"{100 * x:.1f}%"
@@ -161,6 +168,8 @@ BOARD_TEXT = ("the 90 points as the side to move sees them (black turned upside 
 
 def render_board_model(folder: Path) -> str:
     """The card of the board-aware GPT (``--objective scores``)."""
+    from .api import DEFAULT_SEARCH
+
     folder = Path(folder)
     training, data = read_json(folder / "training.json"), read_json(folder / "data.json")
     metrics, model = read_json(folder / "metrics.json"), read_json(folder / "config.json")
@@ -185,8 +194,10 @@ def render_board_model(folder: Path) -> str:
         "moves), and a value head: the logit of the side to move's expected score.",
         "- Playing: `choose_move(..., search=\"none\")` plays the most likely legal move; `search=\"1-ply\"` "
         "scores each legal move by the value head at the position it leads to (one batch over the cached game; a "
-        "move that leaves the opponent no legal move wins). The default is `1-ply`: it scores far higher against "
-        "the random mover (below) within the 300 ms reply budget.", "",
+        "move that leaves the opponent no legal move wins); `search=\"2-ply\"` answers the 8 best of those with "
+        "every opponent reply and scores each by its worst reply's value (a reply that mates scores 0), so it "
+        "sees a piece left hanging or a mate in one. "
+        f"The default is `{DEFAULT_SEARCH}`: {DEFAULT_WHY[DEFAULT_SEARCH]}", "",
         "## Data", "",
     ]
     for record in data.get("folders", [data] if data else []):

@@ -13,10 +13,12 @@ def _replies(search) -> float:
     """A model reply counts 1 with ``search="none"``, 4 with the one-ply lookahead and 12 with the
     two-ply search: 21, 90 and 202 ms after 6 plies, 28, 93 and 261 ms after 60 (this CPU, warm);
     ``None`` (or "default") is the shipped model's default search."""
-    return {"none": 1.0, "1-ply": 4.0, "2-ply": 12.0}.get(search, DEFAULT_REPLIES)
+    from .api import DEFAULT_SEARCH
+
+    return REPLIES.get(search, REPLIES[DEFAULT_SEARCH])
 
 
-DEFAULT_REPLIES = 4.0  # the shipped model's default search (1-ply)
+REPLIES = {"none": 1.0, "1-ply": 4.0, "2-ply": 12.0}
 PLIES_PER_GAME = 300  # the move cap: the model plays at most half of them
 
 REPLY = "one reply, 4 with the one-ply lookahead, 12 with the two-ply search"
