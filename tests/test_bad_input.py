@@ -133,7 +133,8 @@ GIBBS = {"template": P("text", "__", valid=("none", "empty")), "length": P("numb
          "burn_in": P("number", 0, valid=("zero",), name="burn.in"),
          "temperature": P("number", 1.0), "top_k": P("number", 0, valid=("zero",)),
          "order": P("choice", "random"), "anneal": P("choice", "none", valid=("none", "empty")), "seed": SEED,
-         "method": P("choice", "mask-predict", valid=("none",))}
+         "method": P("choice", "mask-predict", valid=("none",)),
+         "domain": P("choice", "review", valid=("none", "empty"))}
 
 ENDPOINTS: dict[str, E] = {
     "gan_generate": E({"arch": GAN_ARCH, "seed": SEED, "n": P("number", 1)}, lambda out: _gallery(out, 1)),

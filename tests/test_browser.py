@@ -109,7 +109,9 @@ def test_ddpm_tab_streams_the_denoising_live(app_url, tmp_path):
                 "src => { const i = document.querySelector('#ddpm-xt img'); return i && i.src !== src; }",
                 arg=first_src, timeout=60_000)  # it changes as the steps stream in
             page.locator("#ddpm-gif a, #ddpm-gif [download]").first.wait_for(timeout=120_000)
-            assert page.locator("#ddpm-x0 img").evaluate("img => img.naturalWidth") > 28
+            page.wait_for_function(  # the x_0 panel's image, loaded (it may still be loading when the GIF's link shows)
+                "() => { const i = document.querySelector('#ddpm-x0 img'); return i && i.complete && i.naturalWidth > 28; }",
+                timeout=60_000)
             page.screenshot(path=str(tmp_path / "ddpm.png"), full_page=True)
         finally:
             browser.close()
@@ -237,6 +239,12 @@ def test_gibbs_tab_streams_the_chains(app_url, tmp_path):
                                    " return m && m.textContent.includes('mask-predict · pass 10 / 10'); }",
                                    timeout=60_000)
             assert samples.input_value().count("\n") == 3 and "生产力" in samples.input_value()
+            # the domain: reviews rather than news, said in the live view
+            page.locator("#gibbs-domain").get_by_text("Reviews (hotels, products)", exact=True).click()
+            page.locator("#gibbs-go").click()
+            page.wait_for_function("() => { const m = document.querySelector('#gibbs-live .meta');"
+                                   " return m && m.textContent.includes('pass 10 / 10')"
+                                   " && m.textContent.includes('domain: review'); }", timeout=60_000)
         finally:
             browser.close()
 

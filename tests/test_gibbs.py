@@ -356,8 +356,9 @@ def test_chain_streams_steps_with_changed_positions(model):
     assert temps[:4] == [1.5] * 4 and temps[-1] == pytest.approx(0.1) and temps == sorted(temps, reverse=True)
     prev = ["_" * 6] * 3
     for s in steps:
-        assert set(s) == {"step", "temperature", "burn_in", "texts", "positions", "changed", "accepted"}
+        assert set(s) == {"step", "temperature", "burn_in", "texts", "positions", "changed", "accepted", "domain"}
         assert s["accepted"] == [True] * 3  # Gibbs takes every draw
+        assert s["domain"] is None  # a model trained without the domain token
         for c in range(3):
             diff = [i for i in range(6) if s["texts"][c][i] != prev[c][i]]
             assert diff == ([s["positions"][c]] if s["changed"][c] else [])
@@ -730,3 +731,124 @@ def test_method_table_scores_every_method_beside_real_text(model, tmp_path):
     with pytest.raises(ValueError, match="is missing"):  # a judge asked for by name must exist
         evaluate.method_table(model, methods=("gibbs",), lengths=(6,), n=2, steps=8, burn_in=0,
                               judge=str(tmp_path / "none"))
+
+
+# -- the domain token, whole-word masking, --init-from ------------------------------------
+@pytest.fixture(scope="module")
+def domain_model(tmp_path_factory):
+    """A tiny BERT trained for 3 steps with the domain token and whole-word masking, exported."""
+    root = tmp_path_factory.mktemp("gibbs-domain")
+    train(TrainConfig(steps=3, seed=2, mask_schedule="uniform", domain_token=True, whole_word=True, **TINY),
+          root / "run", export_dir=root / "export", progress=False, eval_sentences=16, pppl_sentences=4)
+    return str(root / "export")
+
+
+def test_every_sentence_has_its_domain_and_the_news_its_word_boundaries():
+    from playground.data import CHINESE_DOMAINS, chinese_sentence_notes, tagged_word_starts
+
+    text, starts = tagged_word_starts("迈向/v  充满/v  希望/n  的/u  １９９８年/t")
+    assert text == "迈向充满希望的1998年" and starts == {0, 2, 4, 6, 7}
+    for split in ("train", "val"):
+        sentences, notes = load_chinese_sentences(split), chinese_sentence_notes(split)
+        assert len(sentences) == len(notes)
+        domains = [d for d, _ in notes]
+        assert set(domains) == set(CHINESE_DOMAINS)
+        first_review = domains.index("review")  # the People's Daily comes first, then the reviews
+        assert "news" not in domains[first_review:] and 0.3 < first_review / len(domains) < 0.7
+        for s, (d, words) in zip(sentences[::97], notes[::97]):
+            if d == "news":
+                assert words[0] == 0 and list(words) == sorted(set(words)) and words[-1] < len(s)
+            else:
+                assert words is None
+    s, (_, words) = load_chinese_sentences("train")[0], chinese_sentence_notes("train")[0]
+    assert s.startswith("迈向充满希望的新世纪") and words[:5] == (0, 2, 4, 6, 7)  # 迈向 充满 希望 的 新
+
+
+def test_whole_word_masking_chooses_the_characters_of_a_word_together():
+    from playground.gibbs.train import word_units
+
+    units = word_units([(0, 2, 3), None], [5, 3], 8)
+    assert units.tolist() == [[0, 1, 1, 3, 4, 4, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]]
+    torch.manual_seed(0)
+    starts = [(0, 2, 4, 5)] * 500 + [None] * 500
+    ids = torch.randint(5, 100, (1000, 9))
+    attention = torch.ones_like(ids)
+    ids[:, 0], ids[:, -1] = 2, 3
+    units = word_units(starts, [7] * 1000, 9)
+    for inputs, labels in (mask_mixture(ids, attention, units=units), mask_tokens(ids, attention, 100, 0.3, units=units)):
+        chosen = labels != -100
+        words = chosen[:500]
+        assert torch.equal(words[:, 1], words[:, 2]) and torch.equal(words[:, 3], words[:, 4])  # 2-character words
+        assert torch.equal(words[:, 6], words[:, 7])
+        chars = chosen[500:]  # unsegmented rows: each character on its own
+        assert not torch.equal(chars[:, 1], chars[:, 2])
+        assert not chosen[:, 0].any() and not chosen[:, 8].any()
+
+
+def test_the_domain_token_trains_saves_and_steers_every_method(domain_model, model):
+    from transformers import AutoModelForMaskedLM
+
+    assert api.domains(domain_model) == ("news", "review") and api.domains(model) == ()
+    assert AutoModelForMaskedLM.from_pretrained(domain_model).config.playground_domains == ["news", "review"]
+    assert api.info(domain_model)["domains"] == ["news", "review"]
+    for method, steps in (("gibbs", 12), ("mh", 12), ("mask-predict", 3)):
+        kw = dict(length=6, n=3, steps=steps, burn_in=0, seed=5, model=domain_model, method=method)
+        news = gibbs.sample(**kw, domain="news")
+        assert gibbs.sample(**kw) == news  # None: the default domain, news
+        greedy = dict(kw, temperature=1e-8)  # the argmax: sensitive to the small difference a tiny model has learned
+        assert gibbs.sample(**greedy, domain="review") != gibbs.sample(**greedy, domain="news")
+        assert gibbs.sample("我们__的", **dict(kw, length=4), domain="review")[0][:2] == "我们"
+    steps = list(gibbs.chain(length=5, n=2, steps=6, burn_in=0, seed=1, model=domain_model, domain="review"))
+    assert steps[-1]["texts"] == gibbs.sample(length=5, n=2, steps=6, burn_in=0, seed=1, model=domain_model,
+                                              domain="review")
+    with pytest.raises(ValueError, match="domain must be one of"):
+        gibbs.sample(length=4, steps=4, burn_in=0, model=domain_model, domain="poetry")
+    with pytest.raises(ValueError, match="trained without the domain token"):
+        gibbs.sample(length=4, steps=4, burn_in=0, model=model, domain="news")
+
+
+def test_the_domain_token_reaches_the_encoder(domain_model):
+    from playground.gibbs.models import domain_types
+
+    mlm, _ = api.load_model(domain_model)
+    ids = torch.randint(5, 300, (3, 9))
+    ids[:, 0], ids[:, -1] = 2, 3
+    cols = torch.tensor([1, 4, 7])
+    with torch.no_grad():
+        for kind in (0, 1):
+            types = domain_types(ids, kind)
+            full = mlm(input_ids=ids, token_type_ids=types).logits[torch.arange(3), cols]
+            assert torch.allclose(query_logits(mlm, ids, cols, types), full, atol=1e-4)
+            assert torch.allclose(logits_at(mlm, ids, torch.arange(3), cols, token_type_ids=types), full, atol=1e-4)
+        assert not torch.allclose(query_logits(mlm, ids, cols, domain_types(ids, 0)),
+                                  query_logits(mlm, ids, cols, domain_types(ids, 1)))
+
+
+def test_init_from_starts_from_saved_weights_and_refuses_a_mismatch(run, tmp_path):
+    from transformers import AutoModelForMaskedLM
+
+    _, export, _ = run
+    config = TrainConfig(steps=1, seed=3, init_from=str(export), domain_token=True, **dict(TINY, lr=1e-12))
+    train(config, tmp_path / "cont", export_dir=tmp_path / "cont-export", progress=False, eval_sentences=8,
+          pppl_sentences=2)
+    before = AutoModelForMaskedLM.from_pretrained(export).state_dict()
+    after = AutoModelForMaskedLM.from_pretrained(tmp_path / "cont-export").state_dict()
+    for key in before:  # a rate of 1e-12 leaves the weights as they were (to float16's precision)
+        assert torch.allclose(before[key].float(), after[key].float(), atol=1e-3), key
+    with pytest.raises(ValueError, match="layers differ"):
+        train(TrainConfig(steps=1, init_from=str(export), **dict(TINY, size="small")), tmp_path / "other",
+              progress=False)
+    with pytest.raises(ValueError, match="not a save_pretrained folder"):
+        train(TrainConfig(steps=1, init_from=str(tmp_path / "none"), **TINY), tmp_path / "third", progress=False)
+
+
+def test_the_method_table_scores_each_domain_beside_its_own_real_text(domain_model, tmp_path):
+    train(TrainConfig(steps=1, **dict(TINY, objective="judge")), tmp_path / "run", export_dir=tmp_path / "judge",
+          progress=False, eval_sentences=8)
+    table = evaluate.method_table(domain_model, methods=("gibbs",), lengths=(6,), n=2, steps=6, burn_in=0,
+                                  judge=str(tmp_path / "judge"))
+    assert [(r["method"], r["domain"]) for r in table["rows"]] == [
+        (m, d) for d in ("news", "review") for m in ("real held-out text", "real, shuffled", "gibbs")]
+    news, review = evaluate.real_text(6, domain="news"), evaluate.real_text(6, domain="review")
+    assert not set(news) & set(review) and set(news) | set(review) <= set(evaluate.real_text(6, count=10_000))
+    assert "| gibbs | 6 | review |" in evaluate.format_method_table(table)

@@ -40,6 +40,17 @@ def test_every_method_through_the_client_matches_the_python_api(client, method, 
     assert ("slots redrawn" in live) == (method == "mask-predict")
 
 
+def test_the_domain_through_the_client_matches_the_python_api(client):
+    args = ("", 12, 2, 30, 0, 1.0, 0, "random", "none", 5, "gibbs")
+    review, _ = client.predict(*args, "review", api_name="/gibbs_sample")
+    assert review.split("\n") == gibbs.sample(length=12, n=2, steps=30, burn_in=0, seed=5, domain="review")
+    news, _ = client.predict(*args, "", api_name="/gibbs_sample")  # "": the model's default, news
+    assert news.split("\n") == gibbs.sample(length=12, n=2, steps=30, burn_in=0, seed=5, domain="news") != \
+        review.split("\n")
+    live, streamed, _ = list(client.submit(*args, "review", api_name="/gibbs_chain"))[-1]
+    assert streamed == review and "domain: review" in live
+
+
 @pytest.mark.parametrize(
     "change, match",
     [
@@ -56,11 +67,13 @@ def test_every_method_through_the_client_matches_the_python_api(client, method, 
         ({9: -1}, "seed must be between"),
         ({0: 42}, "template must be text"),
         ({10: "beam"}, "method must be one of"),
+        ({11: "poetry"}, "domain must be one of"),
+        ({11: 3}, "domain must be one of"),
     ],
 )
 @pytest.mark.parametrize("api_name", ["/gibbs_sample", "/gibbs_chain"])
 def test_bad_inputs_give_clear_errors_and_the_server_keeps_serving(client, change, match, api_name):
-    args = list(DEFAULTS) + ["gibbs"]
+    args = list(DEFAULTS) + ["gibbs", "news"]
     for i, v in change.items():
         args[i] = v
     with pytest.raises(AppError, match=match):

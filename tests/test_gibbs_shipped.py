@@ -67,3 +67,18 @@ def test_the_judge_gpt_tells_real_text_from_shuffled_and_grades_the_default_samp
     samples = gibbs.sample(length=16, n=16, steps=200, burn_in=50, anneal="linear:0.1", seed=0)
     assert judge.perplexity(samples) < 2 * real_ppl and evaluate.distinct_n(samples, 2) > 0.5
 
+
+
+def test_the_domain_token_carries_the_register():
+    """The shipped BERT reads each domain's held-out text better under its own token than under the
+    other's (measured with 80% masked on 100 sentences of 16 characters: news 5.94 nats under its token
+    against 6.19 under review's; reviews 5.48 against 5.63), and it knows both domains."""
+    from playground.gibbs import api
+
+    assert gibbs.domains() == ("news", "review")
+    mlm, table = api.load_model()
+    for i, domain in enumerate(gibbs.domains()):
+        rows = table.tokenizer(evaluate.real_text(16, count=100, domain=domain))["input_ids"]
+        own, other = (evaluate.mlm_scores(mlm, rows, prob=0.8, domains=[d] * len(rows))["val_loss"]
+                      for d in (i, 1 - i))
+        assert own < other - 0.05, (domain, own, other)

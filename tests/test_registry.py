@@ -203,6 +203,11 @@ def test_every_recorded_training_command_still_parses_and_runs(command, tmp_path
 
         DDPMPipeline(unet=make_unet("tiny"), scheduler=make_scheduler("su")).save_pretrained(tmp_path / "base")
         args[args.index("--init-from") + 1] = str(tmp_path / "base")
+    if tab == "gibbs" and "--init-from" in args:  # continue from a tiny BERT trained here a step
+        subprocess.run([sys.executable, "-m", "playground", "train", "gibbs", "--steps", "1", "--size", "tiny",
+                        "--batch-size", "8", "--out", str(tmp_path / "base"), "--export", str(tmp_path / "base-export"),
+                        "--no-progress"], cwd=ROOT, check=True, capture_output=True)
+        args[args.index("--init-from") + 1] = str(tmp_path / "base-export")
     if tab in ("ddpm", "eae", "gan", "gibbs"):
         args += ["--batch-size", "8"] + (["--size", "tiny"] if tab in ("ddpm", "gibbs") else [])
     r = subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,

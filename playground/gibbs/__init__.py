@@ -7,12 +7,13 @@
         print(step["step"], step["texts"], step["positions"])
     gibbs.sample(length=16, method="mh", seed=0)                 # Metropolis-Hastings (Goyal et al., 2022)
     gibbs.sample(length=16, steps=10, burn_in=0, method="mask-predict")  # parallel decoding, 10 passes
+    gibbs.sample(length=16, domain="review", seed=0)             # a review, not news (gibbs.domains() lists them)
 """
 
-from .api import (DEFAULT_METHOD, MAX_CHAINS, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, METHODS, SHIPPED,  # noqa: F401
-                  TokenTable, chain, info, load_model, model_dir, parse_anneal, parse_template, sample, temperatures)
+from .api import (DEFAULT_DOMAIN, DEFAULT_METHOD, MAX_CHAINS, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, METHODS, SHIPPED,  # noqa: F401
+                  TokenTable, chain, domains, info, load_model, model_dir, parse_anneal, parse_template, sample, temperatures)
 from .models import MAX_CHARS  # noqa: F401
 
-__all__ = ["DEFAULT_METHOD", "MAX_CHAINS", "MAX_CHARS", "MAX_STEPS", "MAX_TEMPERATURE", "MAX_TOP_K", "METHODS",
-           "SHIPPED", "TokenTable", "chain", "info", "load_model", "model_dir", "parse_anneal", "parse_template", "sample",
+__all__ = ["DEFAULT_DOMAIN", "DEFAULT_METHOD", "MAX_CHAINS", "MAX_CHARS", "MAX_STEPS", "MAX_TEMPERATURE", "MAX_TOP_K", "METHODS",
+           "SHIPPED", "TokenTable", "chain", "domains", "info", "load_model", "model_dir", "parse_anneal", "parse_template", "sample",
            "temperatures"]

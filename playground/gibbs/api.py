@@ -62,6 +62,11 @@ Arguments
                          slots (a share falling linearly to one slot) and drawing them again. ``burn_in``
                          and ``anneal`` set each pass's temperature as for Gibbs (anneal to 0: the
                          paper's argmax); ``order`` plays no part; ``init`` must be "mask".
+    domain      the register to write in, for a model trained with the domain token (``domains(model)``
+                lists what it knows): "news" (the People's Daily, 1998) or "review" (hotel and product
+                reviews); None: ``DEFAULT_DOMAIN``, "news". Every pass reads it as the token type id at
+                every position. A model without the domain token (``domains`` empty: the write-up's
+                BERT, a Hub model) takes only None.
 
 Returned texts are each chain's state after the last step. Fixed slots show the template's own text;
 a free slot still holding ``[MASK]`` (only possible mid-run, in ``chain``) shows as ``_``.
@@ -82,7 +87,7 @@ from ..checkpoints import checkpoint_dir, is_folder, load_saved
 from ..checks import check_choice, check_float, check_int, short_repr, validate_seed
 from ..device import manager
 from . import sampler
-from .models import MAX_CHARS, has_sparse_head
+from .models import DOMAINS, MAX_CHARS, has_sparse_head, model_domains
 from .sampler import (ANNEALS, GREEDY_BELOW, INITS, METHODS, ORDERS, Run, Step, Template, TokenTable,  # noqa: F401
                       temperatures)
 
@@ -92,6 +97,7 @@ MAX_STEPS = 5000
 MAX_TEMPERATURE = 10.0
 MAX_TOP_K = 1000
 DEFAULT_METHOD = "gibbs"  # what method=None runs
+DEFAULT_DOMAIN = "news"  # what domain=None writes, with a model that has the domain token
 FREE = re.compile(r"(\[MASK\]|_)")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -245,8 +251,32 @@ def check_method(method) -> str:
     return DEFAULT_METHOD if method is None else check_choice("method", method, METHODS)
 
 
+def check_domain(domain) -> str | None:
+    """``domain`` checked: None, or one of ``DOMAINS`` (whether the model knows it: ``domain_id``)."""
+    return None if domain is None else check_choice("domain", domain, DOMAINS)
+
+
+def domain_id(domain: str | None, known: tuple[str, ...]) -> int | None:
+    """The token type id a run passes for ``domain`` (checked) with a model that knows the domains
+    ``known`` (``domains``): None picks ``DEFAULT_DOMAIN``; a model without the domain token takes
+    None only (and gets no token type ids)."""
+    if not known:
+        if domain is not None:
+            raise ValueError(f"this model was trained without the domain token, so domain must be None, not "
+                             f"{domain!r} (models trained with --domain-token on know "
+                             f"{' and '.join(DOMAINS)})")
+        return None
+    return known.index(check_choice("domain", DEFAULT_DOMAIN if domain is None else domain, known))
+
+
+def domains(model: str | Path | None = None) -> tuple[str, ...]:
+    """The domains ``model`` (default: the shipped one) was trained to tell apart, ``("news",
+    "review")``, or () for a model without the domain token."""
+    return model_domains(load_model(model)[0])
+
+
 def check_arguments(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0,
-                    order="random", init="mask", anneal=None, seed=None, method=None) -> dict:
+                    order="random", init="mask", anneal=None, seed=None, method=None, domain=None) -> dict:
     """Every argument that can be checked without the model (ValueError naming what is allowed),
     normalised: what ``prepare`` and the CLI check before any slow work. The template's text and a
     starting text ``init`` are read with the model's tokenizer, in ``prepare``."""
@@ -264,6 +294,7 @@ def check_arguments(template=None, length=16, n=4, steps=200, burn_in=50, temper
     order = check_choice("order", order, ORDERS)
     seed = validate_seed(seed)
     method = check_method(method)
+    domain = check_domain(domain)
     if not isinstance(init, str) or not init:
         raise ValueError(f"init must be one of {list(INITS)} or a starting text, not {short_repr(init)}")
     if method == "mask-predict" and init != "mask":
@@ -274,28 +305,34 @@ def check_arguments(template=None, length=16, n=4, steps=200, burn_in=50, temper
         raise ValueError(f"steps ({steps}) must be at least the number of free slots ({free}) with init=\"mask\", "
                          "so that every slot is drawn at least once")
     return dict(template=template or None, length=length, n=n, steps=steps, burn_in=burn_in, temperature=temperature,
-                top_k=top_k, order=order, init=init, anneal=anneal, seed=seed, method=method)
+                top_k=top_k, order=order, init=init, anneal=anneal, seed=seed, method=method, domain=domain)
 
 
 def prepare(template=None, length=16, n=4, steps=200, burn_in=50, temperature=1.0, top_k=0, order="random",
-            init="mask", anneal=None, seed=None, table: TokenTable | None = None, method=None) -> Run:
-    """Check every argument (ValueError naming what is allowed) and parse the template."""
-    a = check_arguments(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, method)
+            init="mask", anneal=None, seed=None, table: TokenTable | None = None, method=None, domain=None,
+            known: tuple[str, ...] = ()) -> Run:
+    """Check every argument (ValueError naming what is allowed) and parse the template; ``known``:
+    the model's domains (``domains``)."""
+    a = check_arguments(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, method,
+                        domain)
+    kind = domain_id(a["domain"], known)
     tmpl = parse_template(a["template"], a["length"], table)
     start = _initial_ids(init, tmpl, table)
     return Run(tmpl, a["n"], a["steps"], a["burn_in"],
                temperatures(a["temperature"], a["anneal"], a["steps"], a["burn_in"]), a["top_k"], a["order"],
-               init if start is None else start, a["seed"], a["method"])
+               init if start is None else start, a["seed"], a["method"], kind)
 
 
 # -- running ---------------------------------------------------------------------------
 @manager.gpu
 def sample(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
            temperature: float = 1.0, top_k: int = 0, order: str = "random", init: str = "mask", anneal=None,
-           seed: int | None = None, model: str | Path | None = None, method: str | None = None) -> list[str]:
+           seed: int | None = None, model: str | Path | None = None, method: str | None = None,
+           domain: str | None = None) -> list[str]:
     """``n`` texts: each chain's state after ``steps`` steps of ``method`` (see the module docstring)."""
     mlm, table = load_model(model)
-    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table, method)
+    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table, method,
+                  domain, model_domains(mlm))
     ids = None
     for step in _steps(run, mlm, table):
         ids = step.ids
@@ -304,16 +341,19 @@ def sample(template: str | None = None, length: int = 16, n: int = 4, steps: int
 
 def chain(template: str | None = None, length: int = 16, n: int = 4, steps: int = 200, burn_in: int = 50,
           temperature: float = 1.0, top_k: int = 0, order: str = "random", init: str = "mask", anneal=None,
-          seed: int | None = None, model: str | Path | None = None, method: str | None = None) -> Iterator[dict]:
+          seed: int | None = None, model: str | Path | None = None, method: str | None = None,
+          domain: str | None = None) -> Iterator[dict]:
     """The same run as ``sample`` (same arguments, same seed, same result), one dict per step:
     ``step`` (1-based), ``temperature``, ``burn_in`` (step <= burn_in), ``texts`` (n strings),
     ``positions`` (the slot each chain resampled, 0-based over the template's slots; for
     ``method="mask-predict"`` each chain's list of the slots its pass redrew), ``changed`` (whether
     that slot's character changed; a list beside each list of positions) and ``accepted`` (per
-    chain: whether MH accepted its proposal; always True for the other methods).
+    chain: whether MH accepted its proposal; always True for the other methods) and ``domain`` (the
+    domain written in, or None for a model without the domain token).
     Arguments are checked before the first step."""
-    _, table = load_model(model)
-    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table, method)
+    mlm, table = load_model(model)
+    run = prepare(template, length, n, steps, burn_in, temperature, top_k, order, init, anneal, seed, table, method,
+                  domain, model_domains(mlm))
     return _stream(run, model)
 
 
@@ -328,11 +368,13 @@ def _stream(run: Run, model) -> Iterator[dict]:
     """The device-bound generator behind ``chain`` (a checked run; on ZeroGPU, inside ``spaces.GPU``)."""
     mlm, table = load_model(model)
     many = run.method == "mask-predict"
+    domain = None if run.domain is None else model_domains(mlm)[run.domain]
     for t, ids, slots, changed, accepted in _steps(run, mlm, table):
         yield {"step": t + 1, "temperature": run.temps[t], "burn_in": t + 1 <= run.burn_in,
                "texts": sampler.texts(ids, run.template, table),
                "positions": slots.tolist() if many else slots[:, 0].tolist(),
-               "changed": changed.tolist() if many else changed[:, 0].tolist(), "accepted": accepted.tolist()}
+               "changed": changed.tolist() if many else changed[:, 0].tolist(), "accepted": accepted.tolist(),
+               "domain": domain}
 
 
 def info(model: str | Path | None = None) -> dict:
@@ -341,4 +383,5 @@ def info(model: str | Path | None = None) -> dict:
     c = mlm.config
     return {"model": _source(model), "type": c.model_type, "layers": c.num_hidden_layers, "width": c.hidden_size,
             "vocabulary": c.vocab_size, "drawable": int(table.allowed.sum()),
-            "parameters": sum(p.numel() for p in mlm.parameters()), "sparse_head": has_sparse_head(mlm)}
+            "parameters": sum(p.numel() for p in mlm.parameters()), "sparse_head": has_sparse_head(mlm),
+            "domains": list(model_domains(mlm))}

@@ -51,9 +51,10 @@ def spread(items: list, k: int) -> list:
 
 @torch.no_grad()
 def mlm_scores(model, rows: list[list[int]], mask_id: int = SPECIALS.index(MASK), prob: float = 0.15, seed: int = 0,
-               batch_size: int = 64, device=None) -> dict:
+               batch_size: int = 64, device=None, domains: list[int] | None = None) -> dict:
     """Masked-LM loss and top-1 accuracy on ``rows`` (``[CLS] chars [SEP]`` id lists): a fixed
-    ``prob`` share of the characters (seeded, at least one per sentence) replaced by ``[MASK]``."""
+    ``prob`` share of the characters (seeded, at least one per sentence) replaced by ``[MASK]``.
+    ``domains``: each row's domain token (its token type id) for a domain-aware model, else None."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -69,8 +70,10 @@ def mlm_scores(model, rows: list[list[int]], mask_id: int = SPECIALS.index(MASK)
         first[:, 1] = lengths[:, 0] > 2
         chosen |= first & ~chosen.any(1, keepdim=True)
         r, c = chosen.nonzero(as_tuple=True)
+        types = None if domains is None else \
+            torch.tensor(domains[i:i + batch_size])[:, None].expand_as(ids).contiguous().to(device)
         logits = logits_at(model, ids.masked_fill(chosen, mask_id).to(device), r.to(device), c.to(device),
-                           attention.to(device)).float()
+                           attention.to(device), types).float()
         target = ids[r, c].to(device)
         loss += torch.nn.functional.cross_entropy(logits, target, reduction="sum").item()
         right += int((logits.argmax(-1) == target).sum())
@@ -81,19 +84,22 @@ def mlm_scores(model, rows: list[list[int]], mask_id: int = SPECIALS.index(MASK)
 
 @torch.no_grad()
 def pseudo_perplexity(model, rows: list[list[int]], mask_id: int = SPECIALS.index(MASK), batch_size: int = 128,
-                      device=None) -> float:
-    """exp(-mean log p(x_i | x without i)) over every character of ``rows``, each masked in turn."""
+                      device=None, domains: list[int] | None = None) -> float:
+    """exp(-mean log p(x_i | x without i)) over every character of ``rows``, each masked in turn
+    (``domains``: as for ``mlm_scores``)."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    for row in rows:
+    for k, row in enumerate(rows):
         row_t = torch.tensor(row)
         positions = torch.arange(1, len(row) - 1)
         for chunk in positions.split(batch_size):
             ids = row_t.repeat(len(chunk), 1)
             ids[torch.arange(len(chunk)), chunk] = mask_id
-            logits = logits_at(model, ids.to(device), torch.arange(len(chunk), device=device), chunk.to(device))
+            types = None if domains is None else torch.full_like(ids, domains[k]).to(device)
+            logits = logits_at(model, ids.to(device), torch.arange(len(chunk), device=device), chunk.to(device),
+                               token_type_ids=types)
             logp = torch.log_softmax(logits.float(), -1)
             total += logp[torch.arange(len(chunk)), row_t[chunk].to(device)].sum().item()
             count += len(chunk)
@@ -218,7 +224,7 @@ def fluency_reference(val_sentences: list[str], reference: int = 300) -> tuple[C
 def evaluate_samples(samples: list[str] | None = None, *, n: int = 64, length: int = 24, steps: int = 200,
                      burn_in: int = 50, temperature: float = 1.0, top_k: int = 0, order: str = "random",
                      init: str = "mask", anneal=None, template: str | None = None, seed: int = 0, model=None,
-                     reference: int = 300, data_dir=None, method: str = "gibbs") -> dict:
+                     reference: int = 300, data_dir=None, method: str = "gibbs", domain: str | None = None) -> dict:
     """Diversity, novelty and fluency of ``samples`` (or of ``n`` drawn with ``api.sample`` and the
     sampler arguments given; at most 64 per call, so bigger ``n`` runs several seeded batches).
 
@@ -230,12 +236,13 @@ def evaluate_samples(samples: list[str] | None = None, *, n: int = 64, length: i
     config = {}
     if samples is None:
         config = dict(n=n, length=length, steps=steps, burn_in=burn_in, temperature=temperature, top_k=top_k,
-                      order=order, init=init, anneal=anneal, template=template, seed=seed, method=method)
+                      order=order, init=init, anneal=anneal, template=template, seed=seed, method=method,
+                      domain=domain)
         samples = []
         for i, start in enumerate(range(0, n, MAX_CHAINS)):
             samples += sample(template, length=length, n=min(MAX_CHAINS, n - start), steps=steps, burn_in=burn_in,
                               temperature=temperature, top_k=top_k, order=order, init=init, anneal=anneal,
-                              seed=seed + i, model=model, method=method)
+                              seed=seed + i, model=model, method=method, domain=domain)
     samples = [s for s in samples if s]
     if len(samples) < 2:
         raise ValueError("evaluate_samples needs at least two non-empty samples")
@@ -254,14 +261,19 @@ def evaluate_samples(samples: list[str] | None = None, *, n: int = 64, length: i
 def evaluate_model(model=None, sentences: int = 200, data_dir=None) -> dict:
     """Held-out MLM loss/accuracy and pseudo-perplexity of a model folder or Hub id (default: the
     shipped one) on ``sentences`` evenly spaced held-out sentences, through its own tokenizer."""
-    from ..data import load_chinese_sentences
+    from ..data import chinese_sentence_notes, load_chinese_sentences
     from .api import load_model
+    from .models import model_domains
 
     mlm, table = load_model(model)
     texts = spread(load_chinese_sentences("val", root=data_dir), sentences)
-    rows = [r for r in table.tokenizer(texts, truncation=True)["input_ids"] if len(r) > 2]
-    scores = mlm_scores(mlm, rows, mask_id=table.mask_id)
-    return {**scores, "val_pseudo_perplexity": pseudo_perplexity(mlm, rows, mask_id=table.mask_id),
+    kinds = spread([d for d, _ in chinese_sentence_notes("val", root=data_dir)], sentences)
+    known = model_domains(mlm)  # a domain-aware model reads each sentence with its own domain token
+    pairs = [(r, d) for r, d in zip(table.tokenizer(texts, truncation=True)["input_ids"], kinds) if len(r) > 2]
+    rows = [r for r, _ in pairs]
+    domains = [known.index(d) for _, d in pairs] if known else None
+    scores = mlm_scores(mlm, rows, mask_id=table.mask_id, domains=domains)
+    return {**scores, "val_pseudo_perplexity": pseudo_perplexity(mlm, rows, mask_id=table.mask_id, domains=domains),
             "val_pppl_sentences": len(rows)}
 
 
@@ -335,11 +347,14 @@ def add_method_table(model=None, table: dict | None = None):
 METHOD_STEPS = {"mask-predict": "passes"}  # the methods whose steps are --passes (the rest take --steps)
 
 
-def real_text(length: int, count: int = 300, data_dir=None) -> list[str]:
-    """``count`` evenly spaced held-out sentences of at least ``length`` characters, cut to ``length``."""
-    from ..data import load_chinese_sentences
+def real_text(length: int, count: int = 300, data_dir=None, domain: str | None = None) -> list[str]:
+    """``count`` evenly spaced held-out sentences of at least ``length`` characters, cut to ``length``;
+    ``domain``: of that domain only ("news" or "review"; None: both)."""
+    from ..data import chinese_sentence_notes, load_chinese_sentences
 
-    long_enough = [s[:length] for s in load_chinese_sentences("val", root=data_dir) if len(s) >= length]
+    notes = chinese_sentence_notes("val", root=data_dir)
+    long_enough = [s[:length] for s, (d, _) in zip(load_chinese_sentences("val", root=data_dir), notes)
+                   if len(s) >= length and domain in (None, d)]
     if len(long_enough) < 2:
         raise ValueError(f"fewer than two held-out sentences have {length} characters")
     return spread(long_enough, count)
@@ -347,16 +362,21 @@ def real_text(length: int, count: int = 300, data_dir=None) -> list[str]:
 
 def method_table(model=None, *, methods=("gibbs", "mh", "mh-raw", "mask-predict"), lengths=(16, 32), n: int = 64,
                  steps: int = 200, burn_in: int = 50, passes: int = 10, temperature: float = 1.0, top_k: int = 0,
-                 anneal=None, seed: int = 0, judge: str | None = None, data_dir=None) -> dict:
-    """Free samples of every ``methods`` x ``lengths``: ``n`` each (Gibbs and MH: ``steps`` with
+                 anneal=None, seed: int = 0, judge: str | None = None, data_dir=None, domains=None) -> dict:
+    """Free samples of every ``methods`` x ``lengths`` x ``domains`` (default: each domain the model
+    knows, or one row without a domain for a model that has none): ``n`` each (Gibbs and MH: ``steps`` with
     ``burn_in``; Mask-Predict: ``passes``, no burn-in; all at ``temperature``, ``top_k``, ``anneal``),
     scored by the judge GPT (``judge`` folder; default the shipped one, skipped when there is none)
     and by the character trigram fitted to the training split, with distinct-1/2, self-BLEU, novelty
     and seconds per batch of ``min(n, 64)`` chains; and the same figures for real held-out text cut to
-    each length and for that text shuffled. Returns {"rows": [...], "judge": folder or None, ...}."""
+    each length (of the row's domain) and for that text shuffled. Returns {"rows": [...], "judge":
+    folder or None, ...}."""
     from ..data import load_chinese_sentences
     from . import judge as judge_module
     from .api import MAX_CHAINS, sample
+    from .api import domains as model_domains
+
+    domains = list(model_domains(model) or [None]) if domains is None else list(domains)
 
     train = load_chinese_sentences("train", root=data_dir)
     ngram = CharNgram(train)
@@ -377,22 +397,25 @@ def method_table(model=None, *, methods=("gibbs", "mh", "mh-raw", "mask-predict"
 
     rows = []
     for length in lengths:
-        real = real_text(length, data_dir=data_dir)
-        rows.append({"method": "real held-out text", "length": length, "samples": len(real), **scores(real)})
-        rows.append({"method": "real, shuffled", "length": length, "samples": len(real),
-                     **scores(shuffled(real, seed))})
-        for method in methods:
-            mp = method == "mask-predict"
-            kw = dict(length=length, steps=passes if mp else steps, burn_in=0 if mp else burn_in,
-                      temperature=temperature, top_k=top_k, anneal=anneal, model=model, method=method)
-            texts, seconds = [], []
-            for i, start in enumerate(range(0, n, MAX_CHAINS)):
-                t0 = time.perf_counter()
-                texts += sample(None, n=min(MAX_CHAINS, n - start), seed=seed + i, **kw)
-                seconds.append(time.perf_counter() - t0)
-            rows.append({"method": method, "length": length, "samples": len(texts), "steps": kw["steps"],
-                         "burn_in": kw["burn_in"], "seconds": round(statistics.median(seconds), 2),
-                         **scores(texts), "examples": texts[:3]})
+        for domain in domains:
+            real = real_text(length, data_dir=data_dir, domain=domain)
+            rows.append({"method": "real held-out text", "length": length, "domain": domain, "samples": len(real),
+                         **scores(real)})
+            rows.append({"method": "real, shuffled", "length": length, "domain": domain, "samples": len(real),
+                         **scores(shuffled(real, seed))})
+            for method in methods:
+                mp = method == "mask-predict"
+                kw = dict(length=length, steps=passes if mp else steps, burn_in=0 if mp else burn_in,
+                          temperature=temperature, top_k=top_k, anneal=anneal, model=model, method=method,
+                          domain=domain)
+                texts, seconds = [], []
+                for i, start in enumerate(range(0, n, MAX_CHAINS)):
+                    t0 = time.perf_counter()
+                    texts += sample(None, n=min(MAX_CHAINS, n - start), seed=seed + i, **kw)
+                    seconds.append(time.perf_counter() - t0)
+                rows.append({"method": method, "length": length, "domain": domain, "samples": len(texts),
+                             "steps": kw["steps"], "burn_in": kw["burn_in"],
+                             "seconds": round(statistics.median(seconds), 2), **scores(texts), "examples": texts[:3]})
     return {"rows": rows, "judge": judged, "trigram": f"Kneser-Ney character trigram fitted to the training split "
             f"({sum(map(len, train)):,} characters)", "temperature": temperature, "top_k": top_k,
             "anneal": anneal, "threads": torch.get_num_threads()}
@@ -401,11 +424,13 @@ def method_table(model=None, *, methods=("gibbs", "mh", "mh-raw", "mask-predict"
 def format_method_table(table: dict) -> str:
     """``method_table``'s rows as a Markdown table."""
     judged = table.get("judge") is not None
-    head = ["method", "chars", "steps", *(["judge ppl"] if judged else []), "trigram ppl", "distinct-1",
-            "distinct-2", "self-BLEU", "novel", "s / 64 chains"]
+    by_domain = any(r.get("domain") for r in table["rows"])  # (tables measured before the domain token: none)
+    head = ["method", "chars", *(["domain"] if by_domain else []), "steps", *(["judge ppl"] if judged else []),
+            "trigram ppl", "distinct-1", "distinct-2", "self-BLEU", "novel", "s / 64 chains"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table["rows"]:
-        cells = [r["method"], str(r["length"]), str(r.get("steps", "")),
+        cells = [r["method"], str(r["length"]), *([r.get("domain") or "both"] if by_domain else []),
+                 str(r.get("steps", "")),
                  *([f"{r['judge_ppl']:.1f}"] if judged else []), f"{r['trigram_ppl']:.1f}",
                  f"{r['distinct_1']:.3f}", f"{r['distinct_2']:.3f}", f"{r['self_bleu']:.3f}",
                  f"{100 * r['novel']:.0f}%", f"{r['seconds']:.1f}" if "seconds" in r else ""]

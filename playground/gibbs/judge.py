@@ -102,7 +102,7 @@ class JudgeAlgorithm(GibbsAlgorithm):
         self.lm = make_judge(self.config.size, vocab_size, self.config.dropout)
         return self.lm
 
-    def loss(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    def loss(self, ids: torch.Tensor, attention: torch.Tensor, types=None, units=None) -> torch.Tensor:
         return causal_loss(self.model, ids.to(self.acc.device), attention.to(self.acc.device))
 
     def evaluate(self) -> dict:

@@ -13,6 +13,14 @@ text in ``[CLS] ... [SEP]`` and decodes by joining characters without spaces.
 
 The model is a transformers ``BertForMaskedLM`` (post-LN BERT, GELU, tied input/output embeddings),
 130 positions: 128 characters plus ``[CLS]`` and ``[SEP]``.
+
+The domain token. The corpus holds two registers, 1998 news and hotel / product reviews, and a model
+trained on both mixes them inside one sentence. A model trained with ``--domain-token`` reads the
+sentence's domain as BERT's token type (segment) id, added to every position's embedding: 0 for
+news, 1 for review (``DOMAINS``; no vocabulary change). Its config records
+``playground_domains = ["news", "review"]`` (``model_domains``); sampling then passes the chosen
+domain as ``token_type_ids`` at every position. A model without that record reads every text as
+token type 0, as BERT does by default.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from collections.abc import Iterable
 
 import torch
 
+from ..data import CHINESE_DOMAINS
+
+DOMAINS = CHINESE_DOMAINS  # token type ids 0 and 1 of a domain-aware model: ("news", "review")
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIALS = [PAD, UNK, CLS, SEP, MASK]
 MAX_CHARS = 128
@@ -65,8 +76,9 @@ def build_tokenizer(chars: list[str]):
                                    mask_token=MASK, model_max_length=MAX_POSITIONS, clean_up_tokenization_spaces=False)
 
 
-def make_model(size: str = "small", vocab_size: int = 4000, dropout: float = 0.1):
-    """A randomly initialised ``BertForMaskedLM`` of one of ``SIZES``."""
+def make_model(size: str = "small", vocab_size: int = 4000, dropout: float = 0.1, domains: bool = False):
+    """A randomly initialised ``BertForMaskedLM`` of one of ``SIZES``; ``domains``: it will learn the
+    domain token (its config records ``DOMAINS`` as ``playground_domains``)."""
     from transformers import BertConfig, BertForMaskedLM
 
     if size not in SIZES:
@@ -75,7 +87,19 @@ def make_model(size: str = "small", vocab_size: int = 4000, dropout: float = 0.1
     config = BertConfig(vocab_size=vocab_size, hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads,
                         intermediate_size=4 * width, max_position_embeddings=MAX_POSITIONS, type_vocab_size=2,
                         hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, pad_token_id=0)
+    if domains:
+        config.playground_domains = list(DOMAINS)
     return BertForMaskedLM(config)
+
+
+def model_domains(model) -> tuple[str, ...]:
+    """The domains a model was trained to tell apart by token type (``DOMAINS``), or () if none."""
+    return tuple(getattr(model.config, "playground_domains", None) or ())
+
+
+def domain_types(ids: torch.Tensor, domain: int | None) -> torch.Tensor | None:
+    """``token_type_ids`` holding ``domain`` at every position of ``ids`` (None: none passed)."""
+    return None if domain is None else torch.full_like(ids, domain)
 
 
 def encode(sentence: str, ids: dict[str, int]) -> list[int]:
@@ -93,13 +117,15 @@ def has_sparse_head(model) -> bool:
 
 
 def logits_at(model, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-              attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+              attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
     """Vocabulary logits at positions ``(rows[i], cols[i])`` of ``ids`` (one encoder pass);
-    the output projection runs only at those positions when the model allows it."""
+    the output projection runs only at those positions when the model allows it.
+    ``token_type_ids``: the domain token (``domain_types``), or None."""
+    types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
     if has_sparse_head(model):
-        hidden = model.bert(input_ids=ids, attention_mask=attention_mask).last_hidden_state
+        hidden = model.bert(input_ids=ids, attention_mask=attention_mask, **types).last_hidden_state
         return model.cls(hidden[rows, cols])
-    return model(input_ids=ids, attention_mask=attention_mask).logits[rows, cols]
+    return model(input_ids=ids, attention_mask=attention_mask, **types).logits[rows, cols]
 
 
 def _queryable(model) -> bool:
@@ -114,7 +140,8 @@ def _queryable(model) -> bool:
         and getattr(model.config, "position_embedding_type", "absolute") == "absolute"
 
 
-def query_logits(model, ids: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+def query_logits(model, ids: torch.Tensor, cols: torch.Tensor,
+                 token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
     """Vocabulary logits at position ``cols[i]`` of row ``i`` of ``ids`` (no padding; eval mode).
 
     The same numbers as ``logits_at``, cheaper: the last layer's keys and values need every position,
@@ -122,8 +149,8 @@ def query_logits(model, ids: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     work for a 4-layer model). Other models take the plain path."""
     rows = torch.arange(len(ids), device=ids.device)
     if not _queryable(model):
-        return logits_at(model, ids, rows, cols)
-    h = model.bert.embeddings(input_ids=ids)
+        return logits_at(model, ids, rows, cols, token_type_ids=token_type_ids)
+    h = model.bert.embeddings(input_ids=ids, token_type_ids=token_type_ids)
     layers = model.bert.encoder.layer
     for layer in layers[:-1]:
         h = layer(h)
@@ -150,7 +177,8 @@ class SparseMLMLoss(torch.nn.Module):
         super().__init__()
         self.mlm = mlm
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor):
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None):
         rows, cols = (labels != -100).nonzero(as_tuple=True)
-        logits = logits_at(self.mlm, input_ids, rows, cols, attention_mask)
+        logits = logits_at(self.mlm, input_ids, rows, cols, attention_mask, token_type_ids)
         return torch.nn.functional.cross_entropy(logits.float(), labels[rows, cols])

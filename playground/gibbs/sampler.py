@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import torch
 
-from .models import logits_at, query_logits
+from .models import domain_types, logits_at, query_logits
 
 METHODS = ("gibbs", "mh", "mh-raw", "mask-predict")  # the samplers (``sample``)
 ENERGIES = {"mh": "norm", "mh-raw": "raw"}  # MH's energy: each slot's log-softmax, or raw logit, for its own id
@@ -100,7 +100,9 @@ class Run:
     flagged as burn-in; ``temps[t]``: the temperature of step ``t`` (``temperatures``); ``top_k``:
     draw among the ``top_k`` likeliest ids only (0: all); ``order``: one of ``ORDERS``; ``init``:
     "mask", "random" or the starting ids of the slots (a list, one id per slot); ``seed``: what the
-    caller seeds the run's generator with; ``method``: one of ``METHODS``."""
+    caller seeds the run's generator with; ``method``: one of ``METHODS``; ``domain``: the domain
+    token (a token type id, ``models.DOMAINS``) every pass reads at every position, or None (a
+    model without one)."""
 
     template: Template
     n: int
@@ -112,6 +114,7 @@ class Run:
     init: str | list[int]
     seed: int
     method: str = "gibbs"
+    domain: int | None = None
 
 
 class Step(NamedTuple):
@@ -211,6 +214,7 @@ def gibbs(mlm, table: TokenTable, run: Run, generator: torch.Generator, device) 
     Lazy: nothing runs before the first ``next``; each step runs under ``torch.inference_mode``, and a
     caller may hold a device slot around each ``next`` (``manager.steps``)."""
     ids = start(run, table, generator)
+    types = _types(ids, run, device)
     free_slots = run.template.free_slots
     rows = torch.arange(run.n)
     everyone = torch.ones(run.n, dtype=torch.bool)
@@ -220,18 +224,26 @@ def gibbs(mlm, table: TokenTable, run: Run, generator: torch.Generator, device) 
             cols = slots + 1
             old = ids[rows, cols]
             ids[rows, cols] = table.mask_id
-            logits = query_logits(mlm, ids.to(device), cols.to(device))
+            logits = query_logits(mlm, ids.to(device), cols.to(device), types)
             new = draw(logits, table.allowed, run.temps[t], run.top_k, generator)
             ids[rows, cols] = new
         yield Step(t, ids, slots[:, None], (new != old)[:, None], everyone)
 
 
-def energy(mlm, ids: torch.Tensor, kind: str, device) -> torch.Tensor:
+def _types(ids: torch.Tensor, run: Run, device) -> torch.Tensor | None:
+    """The run's domain token at every position of ``ids`` (on ``device``), or None."""
+    types = domain_types(ids, run.domain)
+    return None if types is None else types.to(device)
+
+
+def energy(mlm, ids: torch.Tensor, kind: str, device, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
     """The energy of each row of ``ids`` (n, slots + 2) under the masked LM read as an energy-based
     model (Goyal et al., 2022), from one pass with nothing masked: minus the sum over the slots of
     each slot's score for its own id, the raw logit (``kind="raw"``, their E_raw) or its log-softmax
-    over the vocabulary (``"norm"``, E_norm). (n,) float on the CPU; lower is likelier."""
-    logits = mlm(input_ids=ids.to(device)).logits[:, 1:-1].float()
+    over the vocabulary (``"norm"``, E_norm). (n,) float on the CPU; lower is likelier.
+    ``token_type_ids``: the domain token, or None."""
+    types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+    logits = mlm(input_ids=ids.to(device), **types).logits[:, 1:-1].float()
     if kind == "norm":
         logits = logits.log_softmax(-1)
     own = ids[:, 1:-1].to(logits.device)[..., None]
@@ -261,6 +273,7 @@ def metropolis_hastings(mlm, table: TokenTable, run: Run, generator: torch.Gener
     Two encoder passes a step (the proposal's and the energy's), so about twice Gibbs's time."""
     kind = ENERGIES[run.method]
     ids = start(run, table, generator)
+    types = _types(ids, run, device)
     free_slots = run.template.free_slots
     rows = torch.arange(run.n)
     current = torch.full((run.n,), math.nan)  # each chain's energy, once it has no [MASK] left
@@ -272,14 +285,14 @@ def metropolis_hastings(mlm, table: TokenTable, run: Run, generator: torch.Gener
             cols = slots + 1
             old = ids[rows, cols].clone()
             if not filling.all() and bool(current[~filling].isnan().any()):
-                current = torch.where(filling, current, energy(mlm, ids, kind, device))
+                current = torch.where(filling, current, energy(mlm, ids, kind, device, types))
             ids[rows, cols] = table.mask_id
-            logits = query_logits(mlm, ids.to(device), cols.to(device))
+            logits = query_logits(mlm, ids.to(device), cols.to(device), types)
             new = draw(logits, table.allowed, temperature, run.top_k, generator)
             ids[rows, cols] = new
             accept = filling.clone()
             if not filling.all():
-                proposed = energy(mlm, ids, kind, device)
+                proposed = energy(mlm, ids, kind, device, types)
                 if temperature < GREEDY_BELOW:
                     accept |= proposed <= current
                 else:
@@ -310,6 +323,7 @@ def mask_predict(mlm, table: TokenTable, run: Run, generator: torch.Generator, d
     ids only); slots not redrawn keep theirs. ``run.temps[t]`` is pass t's draw temperature (burn-in
     and annealing as for Gibbs: anneal to 0 for the paper's argmax); ``order`` and ``init`` play no part."""
     ids = start(run, table, generator)
+    types = _types(ids, run, device)
     free_slots = run.template.free_slots
     everyone = torch.ones(run.n, dtype=torch.bool)
     confidence = torch.zeros(run.n, len(free_slots))
@@ -322,7 +336,8 @@ def mask_predict(mlm, table: TokenTable, run: Run, generator: torch.Generator, d
             cols = (slots + 1).reshape(-1)
             old = ids[rows, cols]
             ids[rows, cols] = table.mask_id
-            logits = logits_at(mlm, ids.to(device), rows.to(device), cols.to(device)).float().cpu()
+            logits = logits_at(mlm, ids.to(device), rows.to(device), cols.to(device),
+                               token_type_ids=types).float().cpu()
             new = draw(logits, table.allowed, run.temps[t], run.top_k, generator)
             ids[rows, cols] = new
             probs = torch.softmax(restrict(logits, table.allowed, 0), -1)

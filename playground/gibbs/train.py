@@ -6,8 +6,13 @@ see ``models``). Standard BERT masking: 15% of the characters are chosen, 80% of
 ``[MASK]``, 10% by a random character, 10% left as they are; or (``--mask-schedule uniform``) a
 masking rate drawn per sentence uniformly in (0, 1], every chosen character masked, as Gibbs
 sampling meets the model (``mask_mixture``). The loss is the cross-entropy at the chosen positions
-(the vocabulary projection is computed there only). No next-sentence task, no whole-word masking. Mini-batches hold sentences of similar length (random groups of ``batch_size x
-group`` sentences sorted by length), so little of each batch is padding. AdamW, linear warm-up then
+(the vocabulary projection is computed there only). No next-sentence task. ``--whole-word on``:
+the People's Daily's own word boundaries decide what is masked, every character of a chosen word
+together (``word_units``; the reviews are not segmented, so their characters are chosen one by one).
+``--domain-token on``: each sentence's domain (news or review, ``models.DOMAINS``) is its token type
+id at every position, so that sampling can ask for one register. Mini-batches hold sentences of
+similar length (random groups of ``batch_size x group`` sentences sorted by length), so little of
+each batch is padding. AdamW, linear warm-up then
 cosine decay to a tenth of the peak rate over ``steps``, bfloat16 autocast where it is faster.
 
 Only the algorithm lives here (config, model, one step, the held-out validation, export);
@@ -31,10 +36,10 @@ from pathlib import Path
 import torch
 
 from ..checks import check_choice, check_float, check_int
-from ..data import load_chinese_sentences
+from ..data import chinese_sentence_notes, load_chinese_sentences
 from ..training import Algorithm, LengthBatches, check_positive, pad_rows, run
 from .evaluate import mlm_scores, pseudo_perplexity, spread
-from .models import MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model
+from .models import DOMAINS, MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model
 
 
 @dataclass
@@ -53,6 +58,9 @@ class TrainConfig:
     bf16: bool = True
     seed: int = 0
     objective: str = "mlm"  # mlm: the BERT the tab samples from; judge: the left-to-right GPT that grades text (judge.py)
+    domain_token: bool = False  # the sentence's domain (news / review) as its token type id, selectable when sampling
+    whole_word: bool = False  # mask whole words (the People's Daily's segmentation; reviews character by character)
+    init_from: str = ""  # a save_pretrained BERT folder of the same vocabulary to start from ("": random weights)
 
     def __post_init__(self):
         check_choice("--size", self.size, SIZES)
@@ -75,15 +83,36 @@ def lr_at(config: TrainConfig, step: int) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def word_units(starts: list[tuple[int, ...] | None], lengths: list[int], width: int) -> torch.Tensor:
+    """(rows, width) long: the unit each position of a ``[CLS] chars [SEP]`` row is masked with, the
+    position where its word starts (``starts``: each sentence's word-start offsets, from
+    ``data.chinese_sentence_notes``; ``lengths``: its characters; None: every character its own
+    unit, as are ``[CLS]``, ``[SEP]`` and padding). Positions of one unit draw one random number,
+    so they are chosen together."""
+    units = torch.arange(width).repeat(len(starts), 1)
+    for r, (row, length) in enumerate(zip(starts, lengths)):
+        for a, b in zip(row or (), [*(row or ())[1:], length]):
+            units[r, a + 1:b + 1] = a + 1
+    return units
+
+
+def _draws(shape, units: torch.Tensor | None, generator) -> torch.Tensor:
+    """Uniform draws per position, shared by the positions of one unit (``word_units``) when given."""
+    u = torch.rand(shape, generator=generator)
+    return u if units is None else u.gather(1, units)
+
+
 def mask_tokens(ids: torch.Tensor, attention: torch.Tensor, vocab_size: int, prob: float = 0.15,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                generator: torch.Generator | None = None, units: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's masking of ``[CLS] chars [SEP]`` rows: each character is chosen with probability
     ``prob`` (at least one per batch); of those 80% become ``[MASK]``, 10% a random character, 10%
-    stay. Returns (inputs, labels): labels are -100 except at chosen positions."""
+    stay. ``units`` (``word_units``): whole words are chosen with probability ``prob`` instead (so
+    more than ``prob`` of the characters, words being 1.6 characters long on average). Returns
+    (inputs, labels): labels are -100 except at chosen positions."""
     lengths = attention.sum(1, keepdim=True)
     pos = torch.arange(ids.shape[1])[None]
     is_char = (pos >= 1) & (pos < lengths - 1)
-    chosen = (torch.rand(ids.shape, generator=generator) < prob) & is_char
+    chosen = (_draws(ids.shape, units, generator) < prob) & is_char
     if not chosen.any():
         chosen[0, 1] = True
     labels = ids.masked_fill(~chosen, -100)
@@ -94,21 +123,23 @@ def mask_tokens(ids: torch.Tensor, attention: torch.Tensor, vocab_size: int, pro
     return inputs, labels
 
 
-def mask_mixture(ids: torch.Tensor, attention: torch.Tensor,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_mixture(ids: torch.Tensor, attention: torch.Tensor, generator: torch.Generator | None = None,
+                 units: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Masking at a rate drawn per sentence, uniform in (0, 1], every chosen character replaced by
     ``[MASK]`` (as masked-diffusion LMs train): Gibbs sampling starts from an all-``[MASK]`` row and
     resamples with anything from none to nearly all of the context filled in, where BERT's fixed 15%
-    trains only the nearly-filled end. At least one character per row is chosen. Returns (inputs,
-    labels) as ``mask_tokens`` does."""
+    trains only the nearly-filled end. At least one character per row is chosen. ``units``
+    (``word_units``): whole words are chosen at that rate. Returns (inputs, labels) as
+    ``mask_tokens`` does."""
     lengths = attention.sum(1, keepdim=True)
     pos = torch.arange(ids.shape[1])[None]
     is_char = (pos >= 1) & (pos < lengths - 1)
     rate = 1 - torch.rand((len(ids), 1), generator=generator)  # (0, 1]
-    u = torch.rand(ids.shape, generator=generator)
+    u = _draws(ids.shape, units, generator)
     chosen = (u < rate) & is_char
-    first = torch.where(is_char, u, 2.0).argmin(1)  # each row's likeliest character: chosen whatever the rate
-    chosen[torch.arange(len(ids)), first] = True
+    first = torch.where(is_char, u, 2.0).argmin(1)  # each row's likeliest character (its word): chosen whatever the rate
+    unit = pos.expand_as(ids) if units is None else units
+    chosen |= (unit == unit[torch.arange(len(ids)), first][:, None]) & is_char
     labels = ids.masked_fill(~chosen, -100)
     return ids.masked_fill(chosen, SPECIALS.index(MASK)), labels
 
@@ -143,14 +174,36 @@ class GibbsAlgorithm(Algorithm):
         self.ids_of = dict(self.tokenizer.get_vocab())
         self.train_ids = [encode(s, self.ids_of) for s in self.train_sentences]
         self.val_ids = [encode(s, self.ids_of) for s in spread(self.val_sentences, self.eval_sentences)]
+        notes = chinese_sentence_notes("train", root=self.data_dir)
+        self.train_domains = [DOMAINS.index(d) for d, _ in notes]
+        self.train_starts = [w for _, w in notes]
+        self.val_domains = [DOMAINS.index(d) for d, _ in chinese_sentence_notes("val", root=self.data_dir)]
         self.batches = LengthBatches(torch.tensor([len(r) for r in self.train_ids]), config.batch_size, config.group,
                                      config.seed, acc.process_index, acc.num_processes)
         self.net = self.make_net(len(self.tokenizer)).to(device)
+        if fresh and config.init_from:
+            self.load_initial_weights(config.init_from)
         decay = [p for n, p in self.net.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in self.net.named_parameters() if p.dim() < 2]
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                       {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.98))
         self.tokens_seen = 0
+
+    def load_initial_weights(self, folder: str) -> None:
+        """Start from the weights of a ``save_pretrained`` masked LM (``--init-from``): same size and
+        the same character vocabulary, else a ValueError saying which differs. A model trained
+        without the domain token has never used token type 1: its row starts as it was."""
+        from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+        if not (Path(folder) / "config.json").is_file():
+            raise ValueError(f"--init-from {folder!r} is not a save_pretrained folder (no config.json there)")
+        if AutoTokenizer.from_pretrained(folder).get_vocab() != self.ids_of:
+            raise ValueError(f"--init-from {folder}: its character vocabulary differs from this corpus's")
+        source = AutoModelForMaskedLM.from_pretrained(folder, dtype=torch.float32).state_dict()
+        mine = self.lm.state_dict()
+        if {k: tuple(v.shape) for k, v in source.items() if k in mine} != {k: tuple(v.shape) for k, v in mine.items()}:
+            raise ValueError(f"--init-from {folder}: its layers differ from --size {self.config.size}")
+        self.lm.load_state_dict({k: source[k] for k in mine})
 
     def state_dict(self) -> dict:
         acc = self.acc
@@ -174,9 +227,14 @@ class GibbsAlgorithm(Algorithm):
         lr = lr_at(config, step)
         for g in self.opt.param_groups:
             g["lr"] = lr
-        ids, attention = pad_rows([self.train_ids[i] for i in self.batches.next().tolist()])
+        picked = self.batches.next().tolist()
+        ids, attention = pad_rows([self.train_ids[i] for i in picked])
+        types = torch.tensor([self.train_domains[i] for i in picked])[:, None].expand_as(ids).contiguous() \
+            if config.domain_token else None
+        units = word_units([self.train_starts[i] for i in picked], [len(self.train_ids[i]) - 2 for i in picked],
+                           ids.shape[1]) if config.whole_word else None
         with acc.autocast():
-            loss = self.loss(ids, attention)
+            loss = self.loss(ids, attention, types, units)
         self.opt.zero_grad(set_to_none=True)
         acc.backward(loss)
         acc.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -187,24 +245,32 @@ class GibbsAlgorithm(Algorithm):
     def make_net(self, vocab_size: int) -> torch.nn.Module:
         """The network the optimiser trains (its ``lm`` is what is saved): the BERT, wrapped in the
         sparse masked-LM loss."""
-        self.lm = make_model(self.config.size, vocab_size=vocab_size, dropout=self.config.dropout)
+        self.lm = make_model(self.config.size, vocab_size=vocab_size, dropout=self.config.dropout,
+                             domains=self.config.domain_token)
         return SparseMLMLoss(self.lm)
 
-    def loss(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    def loss(self, ids: torch.Tensor, attention: torch.Tensor, types: torch.Tensor | None = None,
+             units: torch.Tensor | None = None) -> torch.Tensor:
         """The batch's loss: BERT's masking (``mask_tokens``) or the rate mixture (``mask_mixture``),
-        the cross-entropy at the chosen characters."""
+        by words when ``units`` is given, the cross-entropy at the chosen characters; ``types``: the
+        domain token, or None."""
         if self.config.mask_schedule == "uniform":
-            inputs, labels = mask_mixture(ids, attention)
+            inputs, labels = mask_mixture(ids, attention, units=units)
         else:
-            inputs, labels = mask_tokens(ids, attention, len(self.tokenizer), self.config.mask_prob)
+            inputs, labels = mask_tokens(ids, attention, len(self.tokenizer), self.config.mask_prob, units=units)
         device = self.acc.device
-        return self.model(inputs.to(device), attention.to(device), labels.to(device))
+        return self.model(inputs.to(device), attention.to(device), labels.to(device),
+                          None if types is None else types.to(device))
 
     def evaluate(self) -> dict:
         """Held-out masked-LM loss and accuracy on ``eval_sentences`` evenly spaced sentences."""
         with self.acc.autocast():
-            scores = mlm_scores(self.lm, self.val_ids, device=self.acc.device)
+            scores = mlm_scores(self.lm, self.val_ids, device=self.acc.device, domains=self._val_domains(self.eval_sentences))
         return {**scores, "val_eval_sentences": len(self.val_ids)}
+
+    def _val_domains(self, k: int) -> list[int] | None:
+        """The domain tokens of ``spread(val_sentences, k)`` for a domain-aware model, else None."""
+        return spread(self.val_domains, k) if self.config.domain_token else None
 
     def summary(self) -> dict:
         return {"size": self.config.size, "parameters": sum(p.numel() for p in self.lm.parameters()),
@@ -220,7 +286,8 @@ class GibbsAlgorithm(Algorithm):
         from .card import write_card
 
         rows = [encode(s, self.ids_of) for s in spread(self.val_sentences, self.pppl_sentences)]
-        summary["val_pseudo_perplexity"] = pseudo_perplexity(self.lm.eval(), rows, device=self.acc.device)
+        summary["val_pseudo_perplexity"] = pseudo_perplexity(self.lm.eval(), rows, device=self.acc.device,
+                                                             domains=self._val_domains(self.pppl_sentences))
         summary["val_pppl_sentences"] = len(rows)
         (export_dir / "training.json").write_text(json.dumps(summary, indent=2))
         if self.out_dir is not None:

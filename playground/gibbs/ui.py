@@ -37,7 +37,11 @@ METHOD_CHOICES = [("Gibbs (the write-up)", "gibbs"), ("Metropolis-Hastings", "mh
 METHOD_PRESETS = {"gibbs": (200, 50), "mh": (200, 50), "mh-raw": (200, 50), "mask-predict": (10, 0)}
 
 
-def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method) -> dict:
+DOMAIN_CHOICES = [("News (People's Daily, 1998)", "news"), ("Reviews (hotels, products)", "review")]
+
+
+def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method,
+               domain=None) -> dict:
     """The raw widget values as ``api.sample`` arguments (the API checks the numbers and parses
     ``anneal``, "linear:0.1", as the CLI's ``--anneal`` is parsed)."""
     if template is not None and not isinstance(template, str):
@@ -52,7 +56,7 @@ def _arguments(template, length, n, steps, burn_in, temperature, top_k, order, a
         raise ValueError(f"anneal must be text such as 'linear:0.1' or 'none', not {type(anneal).__name__}")
     return dict(template=(template or None), length=length, n=n, steps=steps, burn_in=burn_in,
                 temperature=temperature, top_k=top_k, order=check_choice("order", order, api.ORDERS),
-                anneal=anneal, seed=seed, method=api.check_method(method))
+                anneal=anneal, seed=seed, method=api.check_method(method), domain=api.check_domain(None if domain == "" else domain))
 
 
 def _samples_file(texts: list[str], settings: dict) -> str:
@@ -89,8 +93,9 @@ def chains_html(step: dict, steps: int, method: str = "gibbs") -> str:
     extra = (f" · {len(rows) - refused}/{len(rows)} proposals accepted" if method in ("mh", "mh-raw") else
              f" · {max((len(p) for p in step['positions']), default=0)} slots redrawn" if method == "mask-predict"
              else "")
+    domain = f" · domain: {step['domain']}" if step.get("domain") else ""
     return (f'<div class="{CSS_CLASS}"><div class="meta">{method} · {unit} {step["step"]} / {steps} · {phase} · '
-            f'temperature {step["temperature"]:.3g}{extra}</div><ol>{"".join(rows)}</ol></div>')
+            f'temperature {step["temperature"]:.3g}{extra}{domain}</div><ol>{"".join(rows)}</ol></div>')
 
 
 STYLE = f"""<style>
@@ -119,12 +124,15 @@ method: "gibbs" (the write-up's sampler; the default, as is None), "mh" (Metropo
     one slot per chain from the same conditional and accepts it by an energy, the sum of log-probabilities from
     one unmasked pass; twice Gibbs's time), "mh-raw" (the same with raw logits) or "mask-predict" (steps are
     parallel passes, about 10: every slot drawn at once, then the least confident re-drawn; order plays no part).
+domain: the register to write in, "news" (the People's Daily; the default) or "review" (hotel and product reviews),
+    read by a model trained with the domain token; "" or None: the model's default (none for a model without it).
 """
 
 
 @ui_errors
 @shared_doc(GIBBS_ARGS)
-def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method="gibbs"):
+def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method="gibbs",
+                 domain=None):
     """Run the chains and return the final texts (one per line) and a text file of them.
     Sampling Chinese text from a BERT masked LM: each Gibbs step redraws one free slot in every chain; after
     the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
@@ -134,7 +142,7 @@ def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order,
         the final texts, one per line
         a .txt file of them, after a header line of the settings
     """
-    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method)
+    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method, domain)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         texts = api.sample(**kwargs)
@@ -145,7 +153,7 @@ def gibbs_sample(template, length, n, steps, burn_in, temperature, top_k, order,
 @ui_errors
 @shared_doc(GIBBS_ARGS)
 def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method="gibbs",
-                progress=gr.Progress()):
+                domain=None, progress=gr.Progress()):
     """Stream the chains: the live view after each step (throttled), then the final texts and a file.
     Sampling Chinese text from a BERT masked LM: each Gibbs step redraws one free slot in every chain; after
     the burn-in, ``anneal`` lowers the temperature to f at the last step (f = 0: greedy; geometric needs f > 0).
@@ -156,7 +164,7 @@ def gibbs_chain(template, length, n, steps, burn_in, temperature, top_k, order, 
         at the end only: the final texts, one per line
         at the end only: a .txt file of them, after a header line of the settings
     """
-    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method)
+    kwargs = _arguments(template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method, domain)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stream = api.chain(**kwargs)
@@ -212,6 +220,14 @@ def gibbs_model_card() -> tuple[str, pd.DataFrame]:
     return card_markdown(folder), loss_frame(folder / "loss.csv")
 
 
+def _known_domains() -> tuple[str, ...]:
+    """The shipped model's domains (none when it cannot load: its calls will say why)."""
+    try:
+        return api.domains()
+    except ValueError:
+        return ()
+
+
 def build():
     """The tab's widgets and events; returns its first result's loader and output for ``demo.load``."""
     gr.HTML(STYLE, padding=False)
@@ -232,6 +248,10 @@ def build():
                                         elem_id="gibbs-temperature")
                 top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0: all)", elem_id="gibbs-top-k")
             method = gr.Radio(METHOD_CHOICES, value=api.DEFAULT_METHOD, label="Sampler", elem_id="gibbs-method")
+            known = _known_domains()
+            domain = gr.Radio(DOMAIN_CHOICES, value=api.DEFAULT_DOMAIN if known else None, label="Domain",
+                              interactive=bool(known), elem_id="gibbs-domain",
+                              info=None if known else "this model was trained without the domain token")
             with gr.Row():
                 order = gr.Radio(list(api.ORDERS), value="random", label="Order", elem_id="gibbs-order")
                 anneal = gr.Dropdown(ANNEAL_CHOICES, value="linear:0.1", label="Annealing", elem_id="gibbs-anneal",
@@ -255,7 +275,7 @@ def build():
         gr.Markdown(first_card, elem_id="gibbs-card")
         gr.LinePlot(first_loss, x="step", y="loss", title="Training loss (masked LM)", height=260)
 
-    inputs = [template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method]
+    inputs = [template, length, n, steps, burn_in, temperature, top_k, order, anneal, seed, method, domain]
     run = go.click(gibbs_chain, inputs, [live, samples, download], api_name="gibbs_chain", preprocess=False,
                    **DEVICE_EVENT)
     quick.click(gibbs_sample, inputs, [samples, download], api_name="gibbs_sample", preprocess=False,
