@@ -36,7 +36,7 @@ import torch
 
 from ..checkpoints import read_json
 from ..training import pad_rows
-from .models import MASK, SPECIALS, logits_at
+from .models import MASK, SPECIALS, domain_types, logits_at
 
 BOS, EOS = "\x02", "\x03"
 
@@ -70,8 +70,7 @@ def mlm_scores(model, rows: list[list[int]], mask_id: int = SPECIALS.index(MASK)
         first[:, 1] = lengths[:, 0] > 2
         chosen |= first & ~chosen.any(1, keepdim=True)
         r, c = chosen.nonzero(as_tuple=True)
-        types = None if domains is None else \
-            torch.tensor(domains[i:i + batch_size])[:, None].expand_as(ids).contiguous().to(device)
+        types = None if domains is None else domain_types(ids, domains[i:i + batch_size]).to(device)
         logits = logits_at(model, ids.masked_fill(chosen, mask_id).to(device), r.to(device), c.to(device),
                            attention.to(device), types).float()
         target = ids[r, c].to(device)
@@ -97,7 +96,7 @@ def pseudo_perplexity(model, rows: list[list[int]], mask_id: int = SPECIALS.inde
         for chunk in positions.split(batch_size):
             ids = row_t.repeat(len(chunk), 1)
             ids[torch.arange(len(chunk)), chunk] = mask_id
-            types = None if domains is None else torch.full_like(ids, domains[k]).to(device)
+            types = None if domains is None else domain_types(ids, domains[k]).to(device)
             logits = logits_at(model, ids.to(device), torch.arange(len(chunk), device=device), chunk.to(device),
                                token_type_ids=types)
             logp = torch.log_softmax(logits.float(), -1)

@@ -97,9 +97,12 @@ def model_domains(model) -> tuple[str, ...]:
     return tuple(getattr(model.config, "playground_domains", None) or ())
 
 
-def domain_types(ids: torch.Tensor, domain: int | None) -> torch.Tensor | None:
-    """``token_type_ids`` holding ``domain`` at every position of ``ids`` (None: none passed)."""
-    return None if domain is None else torch.full_like(ids, domain)
+def domain_types(ids: torch.Tensor, domain) -> torch.Tensor | None:
+    """``token_type_ids`` holding ``domain`` (one id, or a sequence of one per row of ``ids``) at every
+    position of ``ids`` (None: none passed)."""
+    if domain is None:
+        return None
+    return torch.as_tensor(domain, dtype=ids.dtype, device=ids.device).reshape(-1, 1).expand_as(ids).contiguous()
 
 
 def encode(sentence: str, ids: dict[str, int]) -> list[int]:

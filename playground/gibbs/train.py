@@ -39,7 +39,7 @@ from ..checks import check_choice, check_float, check_int
 from ..data import chinese_sentence_notes, load_chinese_sentences
 from ..training import Algorithm, LengthBatches, check_positive, pad_rows, run
 from .evaluate import mlm_scores, pseudo_perplexity, spread
-from .models import DOMAINS, MASK, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model
+from .models import DOMAINS, MASK, domain_types, SIZES, SPECIALS, SparseMLMLoss, build_tokenizer, build_vocabulary, encode, make_model
 
 
 @dataclass
@@ -229,8 +229,7 @@ class GibbsAlgorithm(Algorithm):
             g["lr"] = lr
         picked = self.batches.next().tolist()
         ids, attention = pad_rows([self.train_ids[i] for i in picked])
-        types = torch.tensor([self.train_domains[i] for i in picked])[:, None].expand_as(ids).contiguous() \
-            if config.domain_token else None
+        types = domain_types(ids, [self.train_domains[i] for i in picked]) if config.domain_token else None
         units = word_units([self.train_starts[i] for i in picked], [len(self.train_ids[i]) - 2 for i in picked],
                            ids.shape[1]) if config.whole_word else None
         with acc.autocast():
